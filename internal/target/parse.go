@@ -1,0 +1,364 @@
+package target
+
+import (
+	"errors"
+	"fmt"
+	"net/url"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+)
+
+// Scheme of a target address.
+type Scheme string
+
+// Target schemes.
+const (
+	File   Scheme = "file"
+	GitHub Scheme = "github"
+	GitLab Scheme = "gitlab"
+)
+
+// Kind is where, within a forge, a secret lives.
+type Kind string
+
+// Target kinds.
+const (
+	KindFile       Kind = "file"
+	KindRepoSecret Kind = "repository secret"
+	KindEnvSecret  Kind = "environment secret"
+	KindOrgSecret  Kind = "organization secret"
+	KindDependabot Kind = "Dependabot secret"
+	KindProjectVar Kind = "project variable"
+	KindGroupVar   Kind = "group variable"
+)
+
+// Target is one parsed address. Only the fields of its Kind are set.
+type Target struct {
+	Scheme Scheme
+	Kind   Kind
+	// Name is the secret name or variable key (file: the path).
+	Name string
+
+	// file
+	Path string
+
+	// GitHub
+	Owner, Repo   string
+	Environment   string
+	Org           string
+	Visibility    string   // organization secrets: all, private, selected
+	SelectedRepos []string // repository names, with Visibility selected
+
+	// GitLab
+	Project          string // full path ("group/sub/project") or numeric id
+	Group            string // full path or numeric id
+	EnvironmentScope string // "*" unless set
+	Protected        bool
+	Hidden           bool // masked and hidden; only possible when the variable is created
+	Raw              bool
+}
+
+// String is the canonical address, for messages and reports. It holds no
+// secret: targets name places, never values.
+func (t Target) String() string {
+	switch t.Kind {
+	case KindFile:
+		return "file://" + t.Path
+	case KindRepoSecret:
+		return fmt.Sprintf("github://%s/%s/secrets/%s", t.Owner, t.Repo, t.Name)
+	case KindEnvSecret:
+		return fmt.Sprintf("github://%s/%s/environments/%s/secrets/%s", t.Owner, t.Repo, url.PathEscape(t.Environment), t.Name)
+	case KindDependabot:
+		return fmt.Sprintf("github://%s/%s/dependabot/secrets/%s", t.Owner, t.Repo, t.Name)
+	case KindOrgSecret:
+		s := fmt.Sprintf("github://orgs/%s/secrets/%s", t.Org, t.Name)
+		if t.Visibility != "" && t.Visibility != "private" {
+			s += "?visibility=" + t.Visibility
+			if len(t.SelectedRepos) > 0 {
+				s += "&repos=" + strings.Join(t.SelectedRepos, ",")
+			}
+		}
+		return s
+	case KindProjectVar, KindGroupVar:
+		var s string
+		if t.Kind == KindProjectVar {
+			s = fmt.Sprintf("gitlab://%s/variables/%s", t.Project, t.Name)
+		} else {
+			s = fmt.Sprintf("gitlab://groups/%s/variables/%s", t.Group, t.Name)
+		}
+		var q []string
+		if t.EnvironmentScope != "" && t.EnvironmentScope != "*" {
+			q = append(q, "environment_scope="+url.QueryEscape(t.EnvironmentScope))
+		}
+		if t.Protected {
+			q = append(q, "protected=true")
+		}
+		if t.Hidden {
+			q = append(q, "hidden=true")
+		}
+		if t.Raw {
+			q = append(q, "raw=true")
+		}
+		if len(q) > 0 {
+			s += "?" + strings.Join(q, "&")
+		}
+		return s
+	}
+	return string(t.Scheme) + "://?"
+}
+
+// Defaults says what a bare NAME means: the secret or variable of that name
+// in the repository or project the CI job runs for.
+type Defaults struct {
+	GitHubRepository string // GITHUB_REPOSITORY, "owner/repo"
+	GitLabProject    string // CI_PROJECT_ID or CI_PROJECT_PATH
+}
+
+var (
+	githubNameRE = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
+	gitlabKeyRE  = regexp.MustCompile(`^[A-Za-z0-9_]{1,255}$`)
+	ghOwnerRE    = regexp.MustCompile(`^[A-Za-z0-9](?:[A-Za-z0-9-]{0,38})$`)
+	ghRepoRE     = regexp.MustCompile(`^[A-Za-z0-9._-]{1,100}$`)
+	glSegmentRE  = regexp.MustCompile(`^[A-Za-z0-9_][A-Za-z0-9_.-]*$`)
+)
+
+// Parse reads one target address. Every name is validated for its forge here,
+// before anything is changed anywhere.
+func Parse(raw string, d Defaults) (Target, error) {
+	s := strings.TrimSpace(raw)
+	if s == "" {
+		return Target{}, fmt.Errorf("empty target")
+	}
+	scheme, rest, ok := strings.Cut(s, "://")
+	if !ok {
+		return parseBare(s, d)
+	}
+	switch Scheme(scheme) {
+	case File:
+		return parseFile(rest)
+	case GitHub:
+		return parseGitHub(s, rest)
+	case GitLab:
+		return parseGitLab(s, rest)
+	}
+	return Target{}, fmt.Errorf("target %q: unknown scheme %q (use file://, github:// or gitlab://)", raw, scheme)
+}
+
+// ParseAll parses every address and joins the errors.
+func ParseAll(raws []string, d Defaults) ([]Target, error) {
+	var out []Target
+	var errs []error
+	seen := map[string]bool{}
+	for _, r := range raws {
+		if strings.TrimSpace(r) == "" {
+			continue
+		}
+		t, err := Parse(r, d)
+		if err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		if seen[t.key()] {
+			errs = append(errs, fmt.Errorf("target %s is given twice", t))
+			continue
+		}
+		seen[t.key()] = true
+		out = append(out, t)
+	}
+	return out, errors.Join(errs...)
+}
+
+// key identifies the place a target writes, for duplicate detection.
+func (t Target) key() string {
+	k := string(t.Kind) + "|" + strings.ToLower(t.Owner+"/"+t.Repo+"/"+t.Org) + "|" + t.Environment + "|" + t.Project + t.Group + "|" + t.EnvironmentScope + "|" + t.Path
+	if t.Scheme == GitHub {
+		return k + "|" + strings.ToUpper(t.Name) // GitHub secret names are case-insensitive
+	}
+	return k + "|" + t.Name
+}
+
+func parseBare(name string, d Defaults) (Target, error) {
+	switch {
+	case d.GitHubRepository != "":
+		return parseGitHub("github://"+d.GitHubRepository+"/secrets/"+name, d.GitHubRepository+"/secrets/"+name)
+	case d.GitLabProject != "":
+		return parseGitLab("gitlab://"+d.GitLabProject+"/variables/"+name, d.GitLabProject+"/variables/"+name)
+	}
+	return Target{}, fmt.Errorf("target %q has no scheme and this is not a GitHub Actions or GitLab CI job (no GITHUB_REPOSITORY or CI_PROJECT_ID): write it as file://PATH, github://OWNER/REPO/secrets/%s or gitlab://GROUP/PROJECT/variables/%s", name, name, name)
+}
+
+func parseFile(rest string) (Target, error) {
+	if rest == "" {
+		return Target{}, fmt.Errorf("target file:// needs a path, e.g. file:///run/secrets/astro-token")
+	}
+	p := filepath.Clean(rest)
+	return Target{Scheme: File, Kind: KindFile, Path: p, Name: p}, nil
+}
+
+func parseQuery(raw, q string, allowed ...string) (url.Values, error) {
+	v, err := url.ParseQuery(q)
+	if err != nil {
+		return nil, fmt.Errorf("target %q: bad query: %v", raw, err)
+	}
+	for k := range v {
+		ok := false
+		for _, a := range allowed {
+			ok = ok || k == a
+		}
+		if !ok {
+			return nil, fmt.Errorf("target %q: unknown option %q (allowed: %s)", raw, k, strings.Join(allowed, ", "))
+		}
+	}
+	return v, nil
+}
+
+func validGitHubName(raw, name string) error {
+	switch {
+	case !githubNameRE.MatchString(name):
+		return fmt.Errorf("target %q: secret name %q may contain only letters, digits and _ and must not start with a digit", raw, name)
+	case strings.HasPrefix(strings.ToUpper(name), "GITHUB_"):
+		return fmt.Errorf("target %q: secret names must not start with GITHUB_", raw)
+	}
+	return nil
+}
+
+func validOwnerRepo(raw, owner, repo string) error {
+	if !ghOwnerRE.MatchString(owner) {
+		return fmt.Errorf("target %q: %q is not a GitHub user or organization name", raw, owner)
+	}
+	if !ghRepoRE.MatchString(repo) || repo == "." || repo == ".." {
+		return fmt.Errorf("target %q: %q is not a GitHub repository name", raw, repo)
+	}
+	return nil
+}
+
+func parseGitHub(raw, rest string) (Target, error) {
+	pathPart, query, _ := strings.Cut(rest, "?")
+	segs := strings.Split(pathPart, "/")
+	for _, s := range segs {
+		if s == "" {
+			return Target{}, fmt.Errorf("target %q has an empty path segment", raw)
+		}
+	}
+	allowedNone := func() error {
+		if query != "" {
+			return fmt.Errorf("target %q: options are only for organization secrets", raw)
+		}
+		return nil
+	}
+	switch {
+	case len(segs) == 4 && segs[0] == "orgs" && segs[2] == "secrets":
+		t := Target{Scheme: GitHub, Kind: KindOrgSecret, Org: segs[1], Name: segs[3], Visibility: "private"}
+		if !ghOwnerRE.MatchString(t.Org) {
+			return Target{}, fmt.Errorf("target %q: %q is not a GitHub organization name", raw, t.Org)
+		}
+		q, err := parseQuery(raw, query, "visibility", "repos")
+		if err != nil {
+			return Target{}, err
+		}
+		if v := q.Get("visibility"); v != "" {
+			t.Visibility = v
+		}
+		if r := q.Get("repos"); r != "" {
+			for _, name := range strings.Split(r, ",") {
+				name = strings.TrimSpace(name)
+				if name == "" {
+					continue
+				}
+				if !ghRepoRE.MatchString(name) {
+					return Target{}, fmt.Errorf("target %q: %q is not a repository name", raw, name)
+				}
+				t.SelectedRepos = append(t.SelectedRepos, name)
+			}
+			if q.Get("visibility") == "" {
+				t.Visibility = "selected"
+			}
+		}
+		switch t.Visibility {
+		case "all", "private":
+			if len(t.SelectedRepos) > 0 {
+				return Target{}, fmt.Errorf("target %q: repos= needs visibility=selected", raw)
+			}
+		case "selected":
+			if len(t.SelectedRepos) == 0 {
+				return Target{}, fmt.Errorf("target %q: visibility=selected needs repos=a,b", raw)
+			}
+		default:
+			return Target{}, fmt.Errorf("target %q: visibility must be all, private or selected", raw)
+		}
+		return t, validGitHubName(raw, t.Name)
+	case len(segs) == 4 && segs[2] == "secrets":
+		t := Target{Scheme: GitHub, Kind: KindRepoSecret, Owner: segs[0], Repo: segs[1], Name: segs[3]}
+		return t, firstErr(allowedNone(), validOwnerRepo(raw, t.Owner, t.Repo), validGitHubName(raw, t.Name))
+	case len(segs) == 5 && segs[2] == "dependabot" && segs[3] == "secrets":
+		t := Target{Scheme: GitHub, Kind: KindDependabot, Owner: segs[0], Repo: segs[1], Name: segs[4]}
+		return t, firstErr(allowedNone(), validOwnerRepo(raw, t.Owner, t.Repo), validGitHubName(raw, t.Name))
+	case len(segs) == 6 && segs[2] == "environments" && segs[4] == "secrets":
+		env, err := url.PathUnescape(segs[3])
+		if err != nil || env == "" || len(env) > 255 || strings.ContainsAny(env, ",;\x00\n\r") {
+			return Target{}, fmt.Errorf("target %q: %q is not a valid environment name", raw, segs[3])
+		}
+		t := Target{Scheme: GitHub, Kind: KindEnvSecret, Owner: segs[0], Repo: segs[1], Environment: env, Name: segs[5]}
+		return t, firstErr(allowedNone(), validOwnerRepo(raw, t.Owner, t.Repo), validGitHubName(raw, t.Name))
+	}
+	return Target{}, fmt.Errorf("target %q: not a GitHub secret address; use github://OWNER/REPO/secrets/NAME, github://OWNER/REPO/environments/ENV/secrets/NAME, github://orgs/ORG/secrets/NAME or github://OWNER/REPO/dependabot/secrets/NAME", raw)
+}
+
+func parseGitLab(raw, rest string) (Target, error) {
+	pathPart, query, _ := strings.Cut(rest, "?")
+	before, key, ok := strings.Cut(pathPart, "/variables/")
+	if !ok || key == "" || before == "" || strings.Contains(key, "/") {
+		return Target{}, fmt.Errorf("target %q: not a GitLab variable address; use gitlab://GROUP/PROJECT/variables/KEY or gitlab://groups/GROUP/variables/KEY", raw)
+	}
+	if !gitlabKeyRE.MatchString(key) {
+		return Target{}, fmt.Errorf("target %q: variable key %q may contain only letters, digits and _ (1-255 characters)", raw, key)
+	}
+	t := Target{Scheme: GitLab, Name: key, EnvironmentScope: "*"}
+	if g, isGroup := strings.CutPrefix(before, "groups/"); isGroup {
+		t.Kind, t.Group = KindGroupVar, g
+	} else {
+		t.Kind, t.Project = KindProjectVar, before
+	}
+	ns := t.Project + t.Group
+	if _, err := strconv.ParseUint(ns, 10, 64); err != nil {
+		for _, seg := range strings.Split(ns, "/") {
+			if !glSegmentRE.MatchString(seg) || strings.HasSuffix(seg, ".") || strings.Contains(seg, "..") {
+				return Target{}, fmt.Errorf("target %q: %q is not a GitLab group or project path", raw, ns)
+			}
+		}
+		if t.Kind == KindProjectVar && !strings.Contains(ns, "/") {
+			return Target{}, fmt.Errorf("target %q: a project is GROUP/PROJECT or its numeric id; for a group variable write gitlab://groups/%s/variables/%s", raw, ns, key)
+		}
+	}
+	q, err := parseQuery(raw, query, "environment_scope", "protected", "hidden", "raw")
+	if err != nil {
+		return Target{}, err
+	}
+	if es := q.Get("environment_scope"); es != "" {
+		if len(es) > 255 || strings.ContainsAny(es, "\x00\n\r") {
+			return Target{}, fmt.Errorf("target %q: bad environment_scope", raw)
+		}
+		t.EnvironmentScope = es
+	}
+	for name, dst := range map[string]*bool{"protected": &t.Protected, "hidden": &t.Hidden, "raw": &t.Raw} {
+		if v := q.Get(name); v != "" {
+			b, err := strconv.ParseBool(v)
+			if err != nil {
+				return Target{}, fmt.Errorf("target %q: %s must be true or false", raw, name)
+			}
+			*dst = b
+		}
+	}
+	return t, nil
+}
+
+func firstErr(errs ...error) error {
+	for _, e := range errs {
+		if e != nil {
+			return e
+		}
+	}
+	return nil
+}
