@@ -1,0 +1,50 @@
+package cli
+
+import (
+	"fmt"
+	"strings"
+
+	"github.com/caarlos0/env/v11"
+
+	"github.com/astro-ci/astro-ci/internal/report"
+	"github.com/astro-ci/astro-ci/internal/secret"
+)
+
+// Config is what astro-ci reads from the environment. Secrets come only from
+// here (or stdin), never from flags, so they stay out of argv, shell history
+// and process listings.
+type Config struct {
+	APIToken       secret.Value `env:"ASTRO_API_TOKEN"`
+	KeyID          string       `env:"ASTRONOMER_KEY_ID"`
+	KeySecret      secret.Value `env:"ASTRONOMER_KEY_SECRET"`
+	APIURL         string       `env:"ASTRO_API_URL" envDefault:"https://api.astronomer.io/v1"`
+	OrganizationID string       `env:"ASTRO_ORGANIZATION_ID"`
+	Debug          bool         `env:"ASTRO_CI_DEBUG"`
+
+	// CI detection (https://docs.github.com/actions/learn-github-actions/variables,
+	// https://docs.gitlab.com/ci/variables/predefined_variables/).
+	GitHubActions    bool   `env:"GITHUB_ACTIONS"`
+	GitHubRepository string `env:"GITHUB_REPOSITORY"`
+	GitLabCI         bool   `env:"GITLAB_CI"`
+	GitLabProjectID  string `env:"CI_PROJECT_ID"`
+}
+
+func loadConfig(environ map[string]string) (*Config, error) {
+	var c Config
+	if err := env.ParseWithOptions(&c, env.Options{Environment: environ}); err != nil {
+		return nil, fmt.Errorf("reading the environment: %w", err)
+	}
+	c.APIURL = strings.TrimSpace(c.APIURL)
+	return &c, nil
+}
+
+// CI says which CI system runs us.
+func (c *Config) CI() report.CI {
+	switch {
+	case c.GitHubActions:
+		return report.GitHubActions
+	case c.GitLabCI:
+		return report.GitLabCI
+	}
+	return report.Local
+}

@@ -1,0 +1,112 @@
+package cli
+
+import (
+	"fmt"
+	"io"
+	"strings"
+
+	"github.com/astro-ci/astro-ci/internal/secret"
+	"github.com/astro-ci/astro-ci/internal/target"
+)
+
+// targetDefaults: what a bare NAME target means in this CI job.
+func (r *runner) targetDefaults() target.Defaults {
+	d := target.Defaults{}
+	switch {
+	case r.cfg.GitHubActions:
+		d.GitHubRepository = r.cfg.GitHubRepository
+	case r.cfg.GitLabCI:
+		d.GitLabProject = r.cfg.GitLabProjectID
+	}
+	return d
+}
+
+// parseTargets validates every address before anything happens.
+func (r *runner) parseTargets(raws []string) ([]target.Target, error) {
+	ts, err := target.ParseAll(raws, r.targetDefaults())
+	if err != nil {
+		return nil, usageError{err}
+	}
+	return ts, nil
+}
+
+// fanout returns the writer for targets with the stores this run has
+// credentials for.
+func (r *runner) fanout() *target.Fanout {
+	stores := map[target.Scheme]target.Store{target.File: target.FileStore{}}
+	for k, v := range r.m.Stores {
+		stores[k] = v
+	}
+	return &target.Fanout{Stores: stores, Sleep: r.m.Sleep}
+}
+
+// targetPut writes a value read from stdin to targets: how an operator
+// finishes a write-back that failed after an in-place rotation.
+func (r *runner) targetPut(args []string) error {
+	fs := newFlagSet("target put", r.env, r.stderr)
+	var targets listFlag
+	fs.Var(&targets, "target", "where to write the value read from stdin (repeatable)")
+	fs.alsoFromEnv("target", "ASTRO_CI_TARGETS")
+	if err := fs.parse(args); err != nil {
+		return err
+	}
+	ts, err := r.parseTargets(targets)
+	if err != nil {
+		return err
+	}
+	if len(ts) == 0 {
+		return usagef("target put: give at least one --target")
+	}
+	v, err := readSecretStdin(r.m.Stdin)
+	if err != nil {
+		return err
+	}
+	r.rep.Secret(v)
+	f := r.fanout()
+	if err := target.Err(f.Preflight(r.ctx, ts, nil)); err != nil {
+		return fmt.Errorf("preflight failed, nothing was written: %w", err)
+	}
+	res := f.Put(r.ctx, ts, v)
+	r.printTargetResults(res)
+	return target.Err(res)
+}
+
+func (r *runner) printTargetResults(res []target.Result) {
+	type row struct {
+		Target string `json:"target"`
+		Status string `json:"status"`
+		Error  string `json:"error,omitempty"`
+	}
+	var rows []row
+	for _, x := range res {
+		rw := row{Target: x.Target.String(), Status: "written"}
+		if x.Err != nil {
+			rw.Status, rw.Error = "failed", x.Err.Error()
+		}
+		rows = append(rows, rw)
+	}
+	_ = r.rep.Result(struct {
+		Targets []row `json:"targets"`
+	}{rows}, func(w io.Writer) {
+		for _, rw := range rows {
+			fmt.Fprintf(w, "%-8s %s\n", rw.Status, rw.Target)
+		}
+	})
+}
+
+// readSecretStdin reads one value from stdin, trimming the trailing newline
+// that echo and most tools add.
+func readSecretStdin(in io.Reader) (secret.Value, error) {
+	if in == nil {
+		return secret.Value{}, usagef("no value on stdin")
+	}
+	b, err := io.ReadAll(io.LimitReader(in, 64<<10))
+	if err != nil {
+		return secret.Value{}, fmt.Errorf("reading stdin: %w", err)
+	}
+	s := strings.TrimRight(string(b), "\r\n")
+	if s == "" {
+		return secret.Value{}, usagef("no value on stdin: pipe the value in, e.g. age -d -i key.txt recovery.age | astro-ci target put --target ...")
+	}
+	return secret.New(s), nil
+}

@@ -1,0 +1,208 @@
+package cli
+
+import (
+	"fmt"
+	"io"
+	"math"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/astro-ci/astro-ci/internal/astro"
+	"github.com/astro-ci/astro-ci/internal/rotation"
+)
+
+// tokenRow is one token in check and list output; never a value.
+type tokenRow struct {
+	ID         string     `json:"id"`
+	Name       string     `json:"name"`
+	Scope      string     `json:"scope"`
+	EntityID   string     `json:"entityId,omitempty"`
+	ExpiresAt  *time.Time `json:"expiresAt"`
+	DaysLeft   *int       `json:"daysLeft"`
+	LastUsedAt *time.Time `json:"lastUsedAt"`
+	Status     string     `json:"status"` // ok, warn, fail, expired
+	Managed    bool       `json:"managed"`
+	Note       string     `json:"note,omitempty"`
+}
+
+func daysLeft(exp *time.Time, now time.Time) *int {
+	if exp == nil {
+		return nil
+	}
+	d := int(math.Floor(exp.Sub(now).Hours() / 24))
+	return &d
+}
+
+func status(exp *time.Time, now time.Time, warn, fail time.Duration) string {
+	switch {
+	case exp == nil:
+		return "ok"
+	case !now.Before(*exp):
+		return "expired"
+	case exp.Sub(now) <= fail:
+		return "fail"
+	case exp.Sub(now) <= warn:
+		return "warn"
+	}
+	return "ok"
+}
+
+func rowOf(t *astro.Token, now time.Time, warn, fail time.Duration) tokenRow {
+	_, managed := rotation.ParseMarker(t.Description)
+	return tokenRow{
+		ID: t.ID, Name: t.Name, Scope: string(t.Scope), EntityID: t.EntityID(),
+		ExpiresAt: t.EndAt, DaysLeft: daysLeft(t.EndAt, now), LastUsedAt: t.LastUsedAt,
+		Status: status(t.EndAt, now, warn, fail), Managed: managed,
+	}
+}
+
+func fmtTime(t *time.Time) string {
+	if t == nil {
+		return "-"
+	}
+	return t.UTC().Format(time.RFC3339)
+}
+
+func fmtDays(d *int) string {
+	if d == nil {
+		return "never"
+	}
+	return fmt.Sprint(*d)
+}
+
+func (r *runner) tokenCheck(args []string) error {
+	fs := newFlagSet("token check", r.env, r.stderr)
+	tokenID := fs.String("token-id", "", "check this token instead of ASTRO_API_TOKEN")
+	all := fs.Bool("all", false, "check every token visible to ASTRO_API_TOKEN")
+	workspaceID := fs.String("workspace-id", "", "with --all: only tokens with a role in this Workspace")
+	warn := durationFlag{14 * 24 * time.Hour}
+	fail := durationFlag{3 * 24 * time.Hour}
+	fs.Var(&warn, "warn-within", "warn when a token expires within this (e.g. 14d)")
+	fs.Var(&fail, "fail-within", "exit 1 when a token expires within this (e.g. 3d)")
+	fs.formatFlag()
+	if err := fs.parse(args); err != nil {
+		return err
+	}
+	if *all && *tokenID != "" {
+		return usagef("token check: --all and --token-id exclude each other")
+	}
+	if *workspaceID != "" && !*all {
+		return usagef("token check: --workspace-id needs --all")
+	}
+	now := r.now().UTC()
+
+	// An expired ASTRO_API_TOKEN is itself the finding: report it without a request.
+	if !*all && *tokenID == "" {
+		if claims, err := astro.ParseClaims(r.cfg.APIToken); err == nil && claims.CheckExpiry(now) != nil {
+			row := tokenRow{ID: claims.TokenID, Scope: "?", ExpiresAt: claims.ExpiresAt, DaysLeft: daysLeft(claims.ExpiresAt, now), Status: "expired", Note: "ASTRO_API_TOKEN has expired; Astro refuses it"}
+			return r.finishCheck([]tokenRow{row}, warn.d, fail.d)
+		}
+	}
+	c, err := r.astroClient()
+	if err != nil {
+		return err
+	}
+	var rows []tokenRow
+	switch {
+	case *all:
+		toks, err := c.ListTokens(r.ctx, astro.ListTokensOptions{WorkspaceID: *workspaceID})
+		if err != nil {
+			return fmt.Errorf("listing tokens: %w", err)
+		}
+		for i := range toks {
+			rows = append(rows, rowOf(&toks[i], now, warn.d, fail.d))
+		}
+	default:
+		id := *tokenID
+		self := id == ""
+		if self {
+			id = c.Claims().TokenID
+		}
+		t, err := c.GetToken(r.ctx, id)
+		switch {
+		case err == nil:
+			rows = append(rows, rowOf(t, now, warn.d, fail.d))
+		case self && astro.StatusCode(err) == 403:
+			// A token that may not read tokens still knows its own expiry.
+			cl := c.Claims()
+			rows = append(rows, tokenRow{ID: cl.TokenID, Scope: "?", ExpiresAt: cl.ExpiresAt, DaysLeft: daysLeft(cl.ExpiresAt, now),
+				Status: status(cl.ExpiresAt, now, warn.d, fail.d), Note: "from the token's own claims (it may not read token details)"})
+		default:
+			return fmt.Errorf("reading token %s: %w", id, err)
+		}
+	}
+	return r.finishCheck(rows, warn.d, fail.d)
+}
+
+func (r *runner) finishCheck(rows []tokenRow, warn, fail time.Duration) error {
+	var bad []string
+	for _, row := range rows {
+		label := row.ID
+		if row.Name != "" {
+			label = fmt.Sprintf("%s (%s)", row.ID, row.Name)
+		}
+		switch row.Status {
+		case "expired":
+			r.rep.Errorf("token %s expired at %s", label, fmtTime(row.ExpiresAt))
+			bad = append(bad, row.ID)
+		case "fail":
+			r.rep.Errorf("token %s expires at %s, within --fail-within %s: rotate it now (astro-ci token rotate)", label, fmtTime(row.ExpiresAt), (&durationFlag{fail}).String())
+			bad = append(bad, row.ID)
+		case "warn":
+			r.rep.Warnf("token %s expires at %s, within --warn-within %s", label, fmtTime(row.ExpiresAt), (&durationFlag{warn}).String())
+		}
+	}
+	if len(rows) == 1 {
+		r.rep.Output("token-id", rows[0].ID)
+		r.rep.Output("expires-at", fmtTime(rows[0].ExpiresAt))
+		r.rep.Output("days-left", fmtDays(rows[0].DaysLeft))
+		r.rep.Output("status", rows[0].Status)
+	}
+	r.rep.Summary(checkSummary(rows))
+	err := r.rep.Result(struct {
+		Tokens []tokenRow `json:"tokens"`
+		OK     bool       `json:"ok"`
+	}{rows, len(bad) == 0}, func(w io.Writer) {
+		tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+		fmt.Fprintln(tw, "TOKEN ID\tNAME\tSCOPE\tEXPIRES\tDAYS LEFT\tLAST USED\tSTATUS")
+		for _, row := range rows {
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", row.ID, dash(row.Name), row.Scope, fmtTime(row.ExpiresAt), fmtDays(row.DaysLeft), fmtTime(row.LastUsedAt), row.Status)
+		}
+		_ = tw.Flush()
+		for _, row := range rows {
+			if row.Note != "" {
+				fmt.Fprintf(w, "note: %s: %s\n", row.ID, row.Note)
+			}
+		}
+	})
+	if err != nil {
+		return err
+	}
+	if len(bad) > 0 {
+		return errSilentFailure
+	}
+	return nil
+}
+
+func dash(s string) string {
+	if s == "" {
+		return "-"
+	}
+	return s
+}
+
+func checkSummary(rows []tokenRow) string {
+	var b strings.Builder
+	b.WriteString("### Astro API tokens\n\n| Token | Name | Scope | Expires | Days left | Last used | Status |\n|---|---|---|---|---|---|---|\n")
+	for _, row := range rows {
+		fmt.Fprintf(&b, "| `%s` | %s | %s | %s | %s | %s | %s |\n", row.ID, mdEscape(dash(row.Name)), row.Scope, fmtTime(row.ExpiresAt), fmtDays(row.DaysLeft), fmtTime(row.LastUsedAt), row.Status)
+	}
+	return b.String()
+}
+
+// mdEscape keeps user text (token names) from breaking a summary table or
+// injecting markup.
+func mdEscape(s string) string {
+	return strings.NewReplacer("|", "\\|", "\n", " ", "\r", " ", "<", "&lt;", ">", "&gt;", "`", "'").Replace(s)
+}

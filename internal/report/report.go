@@ -1,0 +1,209 @@
+// Package report is the one place astro-ci writes to the outside: human lines
+// on stderr, results on stdout (text or JSON), and under GitHub Actions the
+// workflow commands, outputs and step summary. Everything passes through the
+// run's redactor, and every new secret value is registered (and masked on
+// GitHub) through Secret before it can reach any writer.
+package report
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"strings"
+
+	"github.com/sethvargo/go-githubactions"
+
+	"github.com/astro-ci/astro-ci/internal/secret"
+)
+
+// Format of results on stdout.
+type Format string
+
+// Formats.
+const (
+	Text Format = "text"
+	JSON Format = "json"
+)
+
+// ParseFormat accepts text or json.
+func ParseFormat(s string) (Format, error) {
+	switch Format(strings.ToLower(s)) {
+	case "", Text:
+		return Text, nil
+	case JSON:
+		return JSON, nil
+	}
+	return "", fmt.Errorf("--format must be text or json, not %q", s)
+}
+
+// CI is the CI system the process runs under, which decides how warnings,
+// masks and outputs are expressed.
+type CI int
+
+// CI systems.
+const (
+	Local CI = iota
+	GitHubActions
+	GitLabCI
+)
+
+// Options builds a Reporter.
+type Options struct {
+	Stdout, Stderr io.Writer
+	Format         Format
+	CI             CI
+	Getenv         func(string) string // GITHUB_OUTPUT, GITHUB_STEP_SUMMARY
+	Redactor       *secret.Redactor
+}
+
+// Reporter writes everything astro-ci shows. Safe for concurrent use.
+type Reporter struct {
+	red            *secret.Redactor
+	stdout, stderr *secret.Writer
+	format         Format
+	ci             CI
+	getenv         func(string) string
+	// gha issues workflow commands on stderr (the runner reads commands on
+	// both streams), keeping stdout clean for JSON results.
+	gha *githubactions.Action
+	// mask writes ::add-mask:: lines; it alone bypasses the redactor, since
+	// the command must carry the value to hide it.
+	mask *githubactions.Action
+}
+
+// New returns a Reporter. Call Close at the end to flush.
+func New(o Options) *Reporter {
+	if o.Redactor == nil {
+		o.Redactor = secret.NewRedactor()
+	}
+	if o.Getenv == nil {
+		o.Getenv = func(string) string { return "" }
+	}
+	r := &Reporter{
+		red:    o.Redactor,
+		stdout: o.Redactor.Writer(o.Stdout),
+		stderr: o.Redactor.Writer(o.Stderr),
+		format: o.Format,
+		ci:     o.CI,
+		getenv: o.Getenv,
+	}
+	if o.CI == GitHubActions {
+		r.gha = githubactions.New(githubactions.WithWriter(r.stderr), githubactions.WithGetenv(o.Getenv))
+		r.mask = githubactions.New(githubactions.WithWriter(o.Stderr), githubactions.WithGetenv(o.Getenv))
+	}
+	return r
+}
+
+// Stderr is the redacting writer for human text (flags' usage messages).
+func (r *Reporter) Stderr() io.Writer { return r.stderr }
+
+// Redactor is the run's redactor.
+func (r *Reporter) Redactor() *secret.Redactor { return r.red }
+
+// Format of results.
+func (r *Reporter) Format() Format { return r.format }
+
+// CI the reporter writes for.
+func (r *Reporter) CI() CI { return r.ci }
+
+// Secret registers a value the moment it exists: the redactor scrubs it from
+// all later output, and on GitHub the runner masks it in the log.
+func (r *Reporter) Secret(v secret.Value) {
+	if v.IsZero() {
+		return
+	}
+	r.red.Add(v)
+	if r.mask != nil {
+		// Flush first so the mask line is not interleaved within a pending line.
+		_ = r.stderr.Flush()
+		r.mask.AddMask(v.Reveal())
+	}
+}
+
+// Infof prints a progress or information line on stderr.
+func (r *Reporter) Infof(format string, args ...any) {
+	fmt.Fprintf(r.stderr, format+"\n", args...)
+}
+
+// Warnf prints a warning: an annotation on GitHub, a plain line elsewhere.
+func (r *Reporter) Warnf(format string, args ...any) {
+	msg := fmt.Sprintf(format, args...)
+	if r.gha != nil {
+		r.gha.Warningf("%s", escapeCommand(r.red.Scrub(msg)))
+		return
+	}
+	fmt.Fprintf(r.stderr, "warning: %s\n", msg)
+}
+
+// Errorf prints an error: an annotation on GitHub, a plain line elsewhere.
+func (r *Reporter) Errorf(format string, args ...any) {
+	msg := fmt.Sprintf(format, args...)
+	if r.gha != nil {
+		r.gha.Errorf("%s", escapeCommand(r.red.Scrub(msg)))
+		return
+	}
+	fmt.Fprintf(r.stderr, "error: %s\n", msg)
+}
+
+// escapeCommand keeps a multi-line message inside one workflow command, as
+// the runner's own toolkit does.
+func escapeCommand(s string) string {
+	return strings.NewReplacer("%", "%25", "\r", "%0D", "\n", "%0A").Replace(s)
+}
+
+// Result prints a command's result: JSON of v, or the text that text writes.
+func (r *Reporter) Result(v any, text func(w io.Writer)) error {
+	if r.format == JSON {
+		enc := json.NewEncoder(r.stdout)
+		enc.SetIndent("", "  ")
+		return enc.Encode(v)
+	}
+	text(r.stdout)
+	return nil
+}
+
+// Output sets a step output on GitHub; elsewhere, and when GITHUB_OUTPUT is
+// not set (a local act run without it, a misconfigured runner), it does nothing.
+func (r *Reporter) Output(name, value string) {
+	if r.gha == nil || r.getenv("GITHUB_OUTPUT") == "" {
+		return
+	}
+	r.fileCommand(func() { r.gha.SetOutput(name, oneLine(r.red.Scrub(value))) })
+}
+
+// Summary appends markdown to the GitHub step summary, when there is one.
+func (r *Reporter) Summary(markdown string) {
+	if r.gha == nil || r.getenv("GITHUB_STEP_SUMMARY") == "" {
+		return
+	}
+	r.fileCommand(func() { r.gha.AddStepSummary(r.red.Scrub(markdown)) })
+}
+
+// fileCommand turns go-githubactions' panics on a failed file write into a
+// warning: a missing summary must not fail a rotation that succeeded.
+func (r *Reporter) fileCommand(f func()) {
+	defer func() {
+		if p := recover(); p != nil {
+			fmt.Fprintf(r.stderr, "warning: could not write a GitHub file command: %v\n", p)
+		}
+	}()
+	f()
+}
+
+// oneLine keeps an output value from breaking out of its heredoc.
+func oneLine(s string) string {
+	s = strings.NewReplacer("\r", " ", "\n", " ").Replace(s)
+	return strings.ReplaceAll(s, "_GitHubActionsFileCommandDelimeter_", "")
+}
+
+// Close flushes both streams.
+func (r *Reporter) Close() error {
+	return errorsJoin(r.stdout.Flush(), r.stderr.Flush())
+}
+
+func errorsJoin(a, b error) error {
+	if a != nil {
+		return a
+	}
+	return b
+}
