@@ -215,7 +215,10 @@ func (l lineage) kept(now time.Time) []KeptToken {
 	live := l.live()
 	var out []KeptToken
 	for i, m := range l.members {
-		if del[m.tok.ID] || (live != nil && m.tok.ID == live.tok.ID) {
+		if live != nil && m.tok.ID == live.tok.ID {
+			break // newer pending tokens are not superseded yet
+		}
+		if del[m.tok.ID] {
 			continue
 		}
 		var until *time.Time
