@@ -153,16 +153,19 @@ func (m Main) Run(ctx context.Context, args []string, env map[string]string, std
 // errSilentFailure: the command already reported why it failed.
 var errSilentFailure = errors.New("failed")
 
-// secretEnvNames lists environment variables whose values are credentials,
-// so that the redactor knows them even before they are used.
+// secretEnvNames lists environment variables whose values are credentials
+// (…_TOKEN, …_SECRET, …_PASSWORD, …_PRIVATE_KEY, ASTRO_PREVIEW_SECRET_*), so
+// that the redactor knows them before anything is printed. Ids and URLs of
+// tokens (…_TOKEN_ID, …_TOKEN_URL) are not secrets and stay readable.
 func secretEnvNames(env map[string]string) []string {
 	var out []string
 	for k := range env {
 		u := strings.ToUpper(k)
-		if strings.Contains(u, "TOKEN") || strings.Contains(u, "SECRET") || strings.Contains(u, "PRIVATE_KEY") || strings.Contains(u, "PASSWORD") {
-			if k != "ASTRO_CI_TOKEN_ID" && k != "ASTRO_CI_TOKEN_NAME" && !strings.HasPrefix(u, "ASTRO_CI_TOKEN_") {
-				out = append(out, k)
-			}
+		last := u[strings.LastIndex(u, "_")+1:]
+		switch {
+		case last == "TOKEN" || last == "SECRET" || last == "PASSWORD" || last == "KEY" && strings.HasSuffix(u, "PRIVATE_KEY"),
+			strings.HasPrefix(u, "ASTRO_PREVIEW_SECRET_"):
+			out = append(out, k)
 		}
 	}
 	sort.Strings(out)

@@ -1,0 +1,159 @@
+package sandbox
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"strings"
+	"time"
+)
+
+// Main is astro-sandbox's command line:
+//
+//	astro-sandbox [serve] [-addr 127.0.0.1:0] [-env-file FILE]
+//	astro-sandbox state   -url URL                  (what the fakes hold, values as fingerprints)
+//	astro-sandbox check   -url URL -file FILE       (does the value in FILE authenticate with the fake Astro?)
+func Main(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	cmd := "serve"
+	if len(args) > 0 && !strings.HasPrefix(args[0], "-") {
+		cmd, args = args[0], args[1:]
+	}
+	var err error
+	switch cmd {
+	case "serve":
+		err = serve(ctx, args, stdout, stderr)
+	case "state":
+		err = state(args, stdout, stderr)
+	case "check":
+		err = check(args, stdout, stderr)
+	default:
+		err = fmt.Errorf("unknown command %q (serve, state, check)", cmd)
+	}
+	if err != nil {
+		fmt.Fprintln(stderr, "astro-sandbox:", err)
+		return 1
+	}
+	return 0
+}
+
+func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	addr := fs.String("addr", "127.0.0.1:0", "listen address (loopback only)")
+	envFile := fs.String("env-file", "", "write the environment for astro-ci to this file (mode 0600)")
+	ready := fs.Duration("deployment-ready-after", 3*time.Second, "how long new Deployments stay CREATING")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	host, _, err := net.SplitHostPort(*addr)
+	if err != nil {
+		return err
+	}
+	if ip := net.ParseIP(host); host != "localhost" && (ip == nil || !ip.IsLoopback()) {
+		return fmt.Errorf("-addr %s: the sandbox serves fake credentials and listens on loopback only", *addr)
+	}
+	ln, err := net.Listen("tcp", *addr)
+	if err != nil {
+		return err
+	}
+	base := "http://" + ln.Addr().String()
+	sb := New(base, Options{DeploymentReadyAfter: *ready})
+	srv := &http.Server{Handler: sb, ReadHeaderTimeout: 10 * time.Second}
+	if *envFile != "" {
+		f, err := os.OpenFile(*envFile+".tmp", os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600)
+		if err != nil {
+			return err
+		}
+		err = sb.WriteEnv(f)
+		if cerr := f.Close(); err == nil {
+			err = cerr
+		}
+		if err == nil {
+			err = os.Rename(*envFile+".tmp", *envFile)
+		}
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(stdout, "astro-sandbox: serving fake Astro API at %s/v1; environment for astro-ci in %s\n", base, *envFile)
+	} else {
+		fmt.Fprintf(stdout, "astro-sandbox: serving fake Astro API at %s/v1 (use -env-file to get credentials)\n", base)
+	}
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ln) }()
+	select {
+	case <-ctx.Done():
+		sctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		defer cancel()
+		return srv.Shutdown(sctx)
+	case err := <-errc:
+		if errors.Is(err, http.ErrServerClosed) {
+			return nil
+		}
+		return err
+	}
+}
+
+func getJSON(url string, out any) error {
+	resp, err := http.Get(url)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != 200 {
+		return fmt.Errorf("%s: %s", url, resp.Status)
+	}
+	return json.NewDecoder(resp.Body).Decode(out)
+}
+
+func state(args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("state", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	url := fs.String("url", os.Getenv("ASTRO_SANDBOX_URL"), "sandbox base URL")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	var st json.RawMessage
+	if err := getJSON(*url+"/_sandbox/state", &st); err != nil {
+		return err
+	}
+	_, err := fmt.Fprintln(stdout, string(st))
+	return err
+}
+
+func check(args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("check", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	url := fs.String("url", os.Getenv("ASTRO_SANDBOX_URL"), "sandbox base URL")
+	file := fs.String("file", "", "file holding a token value")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	b, err := os.ReadFile(*file)
+	if err != nil {
+		return err
+	}
+	resp, err := http.Post(*url+"/_sandbox/authenticates", "text/plain", strings.NewReader(string(b)))
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	var out struct {
+		Valid       bool   `json:"valid"`
+		TokenID     string `json:"tokenId"`
+		Fingerprint string `json:"fingerprint"`
+	}
+	if err := json.NewDecoder(resp.Body).Decode(&out); err != nil {
+		return err
+	}
+	if !out.Valid {
+		return fmt.Errorf("%s (%s) does not authenticate with the sandbox", *file, out.Fingerprint)
+	}
+	_, err = fmt.Fprintf(stdout, "%s: %s authenticates as token %s\n", *file, out.Fingerprint, out.TokenID)
+	return err
+}

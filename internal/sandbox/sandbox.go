@@ -1,0 +1,178 @@
+// Package sandbox serves the fakes of the Astro, GitHub and GitLab APIs on
+// one local listener, seeded with an organization to play with, for the demo,
+// the real-runner tests and anyone trying astro-ci without credentials.
+package sandbox
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/astro-ci/astro-ci/internal/astrofake"
+)
+
+// Seed ids are fixed so that scripts and docs can name them.
+const (
+	OrgID        = "clsandboxorg0000000000001"
+	WorkspaceID  = "clsandboxws00000000000001"
+	DeploymentID = "clsandboxdep0000000000001"
+)
+
+// Sandbox holds the fakes.
+type Sandbox struct {
+	Astro *astrofake.Server
+	// Env is what to export to point astro-ci at the sandbox; it holds the
+	// seeded tokens' values (fake credentials, valid only here).
+	Env map[string]string
+	mux *http.ServeMux
+}
+
+// Options for New.
+type Options struct {
+	Now func() time.Time
+	// DeploymentReadyAfter: how long new Deployments stay CREATING.
+	DeploymentReadyAfter time.Duration
+}
+
+// New builds and seeds the sandbox. baseURL is where it will be served
+// (http://127.0.0.1:PORT), used in the printed environment.
+func New(baseURL string, o Options) *Sandbox {
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	ready := o.DeploymentReadyAfter
+	if ready == 0 {
+		ready = 3 * time.Second
+	}
+	a := astrofake.New(astrofake.Options{Now: o.Now, DeploymentReadyAfter: ready})
+	s := &Sandbox{Astro: a, Env: map[string]string{}, mux: http.NewServeMux()}
+	s.seed(baseURL)
+	s.mux.Handle("/v1/", a)
+	s.mux.HandleFunc("GET /_sandbox/state", s.state)
+	s.mux.HandleFunc("POST /_sandbox/authenticates", s.authenticates)
+	return s
+}
+
+func (s *Sandbox) seed(baseURL string) {
+	a := s.Astro
+	a.AddOrganization(OrgID, "Sandbox Org")
+	a.AddWorkspace(OrgID, WorkspaceID, "data-platform")
+	a.AddDeployment(astrofake.SeedDeployment{
+		ID: DeploymentID, Name: "production", WorkspaceID: WorkspaceID, Type: "STANDARD",
+		CloudProvider: "AWS", Region: "us-east-1", AstroRuntimeVersion: "13.1.0", Executor: "CELERY",
+		SchedulerSize: "SMALL", IsCicdEnforced: true, IsDagDeployEnabled: true,
+		DefaultTaskPodCPU: "0.5", DefaultTaskPodMemory: "1Gi", ResourceQuotaCPU: "10", ResourceQuotaMemory: "20Gi",
+		WorkerQueues: []astrofake.WorkerQueue{{Name: "default", IsDefault: true, AstroMachine: "A5", MinWorkerCount: 0, MaxWorkerCount: 5, WorkerConcurrency: 10}},
+		HibernationSchedules: []astrofake.HibernationSchedule{{HibernateAtCron: "0 20 * * 1-5", WakeAtCron: "0 7 * * 1-5", IsEnabled: true}},
+		EnvVars: []astrofake.EnvVar{{Key: "AIRFLOW__CORE__DEFAULT_TIMEZONE", Value: "utc"}, {Key: "WAREHOUSE_PASSWORD", Value: "sandbox-warehouse-pw", IsSecret: true}},
+	})
+	now := time.Now()
+	adminID, admin := a.MintToken(astrofake.TokenSpec{
+		OrgID: OrgID, Name: "astro-ci admin", Description: "the sandbox's CI token",
+		Scope: "ORGANIZATION", Role: "ORGANIZATION_OWNER", ExpiryDays: 30, CreatedAt: now.AddDate(0, 0, -21),
+	})
+	deployID, deploy := a.MintToken(astrofake.TokenSpec{
+		OrgID: OrgID, Name: "deploy-bot", Description: "deploys DAGs to production",
+		Scope: "WORKSPACE", EntityID: WorkspaceID, Role: "WORKSPACE_OPERATOR", ExpiryDays: 90, CreatedAt: now.AddDate(0, 0, -87),
+	})
+	s.Env["ASTRO_API_URL"] = baseURL + "/v1"
+	s.Env["ASTRO_API_TOKEN"] = admin
+	s.Env["ASTRO_SANDBOX_URL"] = baseURL
+	s.Env["ASTRO_SANDBOX_ADMIN_TOKEN_ID"] = adminID
+	s.Env["ASTRO_SANDBOX_DEPLOY_TOKEN_ID"] = deployID
+	s.Env["ASTRO_SANDBOX_DEPLOY_TOKEN"] = deploy
+	s.Env["ASTRO_SANDBOX_WORKSPACE_ID"] = WorkspaceID
+	s.Env["ASTRO_SANDBOX_DEPLOYMENT_ID"] = DeploymentID
+}
+
+// ServeHTTP serves every fake and the sandbox's own inspection routes.
+func (s *Sandbox) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.mux.ServeHTTP(w, r) }
+
+// WriteEnv writes the environment as KEY=VALUE lines (a dotenv file that
+// `set -a; . file` and docker/--env-file read alike).
+func (s *Sandbox) WriteEnv(w io.Writer) error {
+	keys := make([]string, 0, len(s.Env))
+	for k := range s.Env {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	for _, k := range keys {
+		if _, err := fmt.Fprintf(w, "%s=%s\n", k, s.Env[k]); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// Fingerprint is how the sandbox shows a value: the start of its SHA-256.
+func Fingerprint(v string) string {
+	sum := sha256.Sum256([]byte(v))
+	return "sha256:" + hex.EncodeToString(sum[:6])
+}
+
+// State is what /_sandbox/state returns: what each fake holds, values as
+// fingerprints only.
+type State struct {
+	Tokens      []TokenState      `json:"tokens"`
+	Deployments []DeploymentState `json:"deployments"`
+}
+
+// TokenState is one live Astro token.
+type TokenState struct {
+	ID          string     `json:"id"`
+	Name        string     `json:"name"`
+	Description string     `json:"description"`
+	Scope       string     `json:"scope"`
+	EntityID    string     `json:"entityId,omitempty"`
+	ExpiresAt   *time.Time `json:"expiresAt,omitempty"`
+	Rotated     bool       `json:"rotated"`
+}
+
+// DeploymentState is one Deployment.
+type DeploymentState struct {
+	ID          string `json:"id"`
+	Name        string `json:"name"`
+	Description string `json:"description"`
+	Status      string `json:"status"`
+	WorkspaceID string `json:"workspaceId"`
+}
+
+// Snapshot returns the state.
+func (s *Sandbox) Snapshot() State {
+	var st State
+	for _, t := range s.Astro.Tokens() {
+		ts := TokenState{ID: t.ID, Name: t.Name, Description: t.Description, Scope: t.Scope, EntityID: t.EntityID, Rotated: !t.LastRotatedAt.IsZero()}
+		if !t.EndAt.IsZero() {
+			e := t.EndAt
+			ts.ExpiresAt = &e
+		}
+		st.Tokens = append(st.Tokens, ts)
+	}
+	for _, d := range s.Astro.Deployments() {
+		st.Deployments = append(st.Deployments, DeploymentState{ID: d.ID, Name: d.Name, Description: d.Description, Status: d.Status, WorkspaceID: d.WorkspaceID})
+	}
+	return st
+}
+
+func (s *Sandbox) state(w http.ResponseWriter, _ *http.Request) {
+	w.Header().Set("Content-Type", "application/json")
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	_ = enc.Encode(s.Snapshot())
+}
+
+// authenticates answers whether the value in the body would authenticate
+// with the fake Astro API now, and as which token; the value is never echoed.
+func (s *Sandbox) authenticates(w http.ResponseWriter, r *http.Request) {
+	b, _ := io.ReadAll(io.LimitReader(r.Body, 64<<10))
+	v := strings.TrimSpace(string(b))
+	id, ok := s.Astro.TokenIDForValue(v)
+	w.Header().Set("Content-Type", "application/json")
+	_ = json.NewEncoder(w).Encode(map[string]any{"valid": ok && s.Astro.Authenticates(v), "tokenId": id, "fingerprint": Fingerprint(v)})
+}
