@@ -86,9 +86,9 @@ func TestRetries(t *testing.T) {
 		uncertain bool
 	}{
 		{
-			name: "GET retries 502 503 504 with backoff",
-			seq:  []func(http.ResponseWriter){status(502), status(503), status(504)},
-			call: func(c *Client) error { _, err := c.GetToken(context.Background(), "cltok"); return err },
+			name:      "GET retries 502 503 504 with backoff",
+			seq:       []func(http.ResponseWriter){status(502), status(503), status(504)},
+			call:      func(c *Client) error { _, err := c.GetToken(context.Background(), "cltok"); return err },
 			wantCalls: 4, wantWaits: []time.Duration{250 * time.Millisecond, 500 * time.Millisecond, time.Second},
 		},
 		{
@@ -114,7 +114,7 @@ func TestRetries(t *testing.T) {
 			seq:       []func(http.ResponseWriter){status(503), status(503), status(503), status(503), status(503)},
 			call:      func(c *Client) error { _, err := c.GetToken(context.Background(), "cltok"); return err },
 			wantCalls: 5, wantWaits: []time.Duration{250 * time.Millisecond, 500 * time.Millisecond, time.Second, 2 * time.Second},
-			wantErr:   "gave up after 5 attempts",
+			wantErr: "gave up after 5 attempts",
 		},
 		{
 			name:      "400 is not retried",
@@ -135,15 +135,21 @@ func TestRetries(t *testing.T) {
 			wantCalls: 1, uncertain: true, wantErr: "may or may not have been applied",
 		},
 		{
-			name:      "create: dropped connection after sending is uncertain",
-			seq:       []func(http.ResponseWriter){drop},
-			call:      func(c *Client) error { _, err := c.CreateToken(context.Background(), CreateTokenRequest{Name: "n", Role: "r", Scope: ScopeOrganization}); return err },
+			name: "create: dropped connection after sending is uncertain",
+			seq:  []func(http.ResponseWriter){drop},
+			call: func(c *Client) error {
+				_, err := c.CreateToken(context.Background(), CreateTokenRequest{Name: "n", Role: "r", Scope: ScopeOrganization})
+				return err
+			},
 			wantCalls: 1, uncertain: true,
 		},
 		{
-			name:      "create: 403 is a plain error",
-			seq:       []func(http.ResponseWriter){status(403)},
-			call:      func(c *Client) error { _, err := c.CreateToken(context.Background(), CreateTokenRequest{Name: "n", Role: "r", Scope: ScopeOrganization}); return err },
+			name: "create: 403 is a plain error",
+			seq:  []func(http.ResponseWriter){status(403)},
+			call: func(c *Client) error {
+				_, err := c.CreateToken(context.Background(), CreateTokenRequest{Name: "n", Role: "r", Scope: ScopeOrganization})
+				return err
+			},
 			wantCalls: 1, wantErr: "lacks the permission",
 		},
 	}

@@ -68,9 +68,9 @@ func (s *Sandbox) seed(baseURL string) {
 		CloudProvider: "AWS", Region: "us-east-1", AstroRuntimeVersion: "13.1.0", Executor: "CELERY",
 		SchedulerSize: "SMALL", IsCicdEnforced: true, IsDagDeployEnabled: true,
 		DefaultTaskPodCPU: "0.5", DefaultTaskPodMemory: "1Gi", ResourceQuotaCPU: "10", ResourceQuotaMemory: "20Gi",
-		WorkerQueues: []astrofake.WorkerQueue{{Name: "default", IsDefault: true, AstroMachine: "A5", MinWorkerCount: 0, MaxWorkerCount: 5, WorkerConcurrency: 10}},
+		WorkerQueues:         []astrofake.WorkerQueue{{Name: "default", IsDefault: true, AstroMachine: "A5", MinWorkerCount: 0, MaxWorkerCount: 5, WorkerConcurrency: 10}},
 		HibernationSchedules: []astrofake.HibernationSchedule{{HibernateAtCron: "0 20 * * 1-5", WakeAtCron: "0 7 * * 1-5", IsEnabled: true}},
-		EnvVars: []astrofake.EnvVar{{Key: "AIRFLOW__CORE__DEFAULT_TIMEZONE", Value: "utc"}, {Key: "WAREHOUSE_PASSWORD", Value: "sandbox-warehouse-pw", IsSecret: true}},
+		EnvVars:              []astrofake.EnvVar{{Key: "AIRFLOW__CORE__DEFAULT_TIMEZONE", Value: "utc"}, {Key: "WAREHOUSE_PASSWORD", Value: "sandbox-warehouse-pw", IsSecret: true}},
 	})
 	now := time.Now()
 	adminID, admin := a.MintToken(astrofake.TokenSpec{
