@@ -1,0 +1,100 @@
+// Package astrofake is an in-memory fake of the Astronomer Astro API v1
+// (base path /v1), for tests of the project's client and CLI and for the
+// sandbox binary. It follows the wire facts in shared/reference/astro-api.md
+// and the official description astro-v1.0.openapi.yaml; it defines its own
+// wire structs and imports no other project package, so that a client bug
+// cannot be hidden by shared types.
+//
+// # Routes
+//
+//	GET    /v1/organizations                                   ListOrganizations
+//	GET    /v1/organizations/{org}                             GetOrganization
+//	GET    /v1/organizations/{org}/workspaces[/{id}]           ListWorkspaces, GetWorkspace
+//	GET    /v1/organizations/{org}/tokens                      ListApiTokens
+//	POST   /v1/organizations/{org}/tokens                      CreateApiToken
+//	GET    /v1/organizations/{org}/tokens/{id}                 GetApiToken
+//	POST   /v1/organizations/{org}/tokens/{id}                 UpdateApiToken
+//	DELETE /v1/organizations/{org}/tokens/{id}                 DeleteApiToken
+//	POST   /v1/organizations/{org}/tokens/{id}/roles           UpdateApiTokenRoles
+//	POST   /v1/organizations/{org}/tokens/{id}/rotate          RotateApiToken
+//	GET    /v1/organizations/{org}/deployments                 ListDeployments
+//	POST   /v1/organizations/{org}/deployments                 CreateDeployment
+//	GET    /v1/organizations/{org}/deployments/{id}            GetDeployment
+//	POST   /v1/organizations/{org}/deployments/{id}            UpdateDeployment
+//	DELETE /v1/organizations/{org}/deployments/{id}            DeleteDeployment
+//
+// Any other path is 404 with the error body; a served path with another
+// method is 405 with the error body and an Allow header. Every response
+// carries X-Request-Id; every error is {message, requestId, statusCode[,
+// fieldErrors]} as application/json (astro-api.md §2). Validation failures
+// are 400 with fieldErrors.
+//
+// # Authentication
+//
+// Every route needs "Authorization: Bearer <value>". Values are HS256 JWTs
+// signed with a per-Server random key, with Astro-like claims (permissions
+// organizationId:<org> plus workspaceId:<ws> or deploymentId:<dep>,
+// apiTokenId, isAstronomerGenerated, iss, aud, sub, iat, nbf, jti, version,
+// org_id, and exp only for expiring tokens). Only a token's current value
+// authenticates: missing, malformed, unknown, rotated-away, deleted and
+// expired values get 401, and no message ever quotes a value. A successful
+// authentication sets lastUsedAt when it is unset or older than an hour
+// (debounced, so read-only traffic leaves Snapshot unchanged).
+//
+// # Authorization
+//
+// A token belongs to one organization; any path naming another
+// organization is 403. An id that names an object of another organization is
+// 404, like an unknown id. Within the organization (403 when denied):
+//
+//   - ORGANIZATION_OWNER (an organization token): everything.
+//   - Other organization roles (BILLING_ADMIN, MEMBER, OBSERVE_ADMIN,
+//     OBSERVE_MEMBER): read organization-scoped tokens; nothing else unless
+//     the token also holds workspace or deployment roles (an
+//     ORGANIZATION_MEMBER token sees no workspace, astro-api.md §2).
+//   - Any role on workspace W (held by a WORKSPACE token of W, or an
+//     organization token given a WORKSPACE role on W): read W, its
+//     deployments, its WORKSPACE tokens, DEPLOYMENT tokens of its
+//     deployments, and tokens holding roles on them.
+//   - WORKSPACE_OWNER on W adds: create, update, rotate, delete and change
+//     the roles of WORKSPACE tokens of W and DEPLOYMENT tokens of
+//     deployments in W; create, update and delete deployments in W.
+//   - WORKSPACE_OPERATOR on W adds: create, update and delete deployments
+//     in W. AUTHOR, MEMBER and ACCESSOR are read-only.
+//   - Any role on deployment D: read D and DEPLOYMENT tokens of D.
+//     DEPLOYMENT_ADMIN on D adds: update D (not delete it) and manage
+//     DEPLOYMENT tokens of D, itself included. Custom deployment roles are
+//     read-only.
+//   - A token can always GET itself.
+//   - Organization-scoped tokens are managed by the organization owner only.
+//   - Changing roles also needs grant rights on every role added or
+//     removed (the org owner for ORGANIZATION roles, WORKSPACE_OWNER for a
+//     workspace, WORKSPACE_OWNER of its workspace or DEPLOYMENT_ADMIN for a
+//     deployment and its DAG roles).
+//
+// List endpoints return only what the caller can see; totalCount counts
+// those.
+//
+// # Inferred behaviour
+//
+// Where the reference leaves a behaviour open the fake picks one, marked
+// "inferred" at the code: rotation keeps the id and restarts an expiring
+// token's validity window (startAt = now, endAt = now+expiryPeriodInDays);
+// shortToken is a 7-hex-digit hash of the current value (changes on
+// rotation, never a substring of the value); an update's omitted optional
+// fields reset to create-time defaults; deleting a deployment deletes its
+// DEPLOYMENT tokens and drops roles on it; create rejects worker-queue ids
+// and value-less new secret variables; DEDICATED/HYBRID creates need a
+// clusterId unless the organization has exactly one cluster of that type
+// (register clusters with AddCluster, or implicitly with AddDeployment);
+// STANDARD without cloudProvider/region lands on AWS us-east-1.
+//
+// # Test hooks
+//
+// Options.Now drives the clock (expiry, lastUsedAt, CREATING→HEALTHY after
+// Options.DeploymentReadyAfter), Options.Rand the ids and keys. Seed with
+// AddOrganization, AddWorkspace, AddCluster, AddDeployment and MintToken;
+// inspect with Token, Tokens, Deployment, Deployments, Authenticates,
+// TokenIDForValue, Snapshot and Requests; misbehave with InjectFault
+// (responses shaped by a fault carry X-Fake-Fault: 1).
+package astrofake
