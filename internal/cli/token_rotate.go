@@ -94,7 +94,7 @@ func (r *runner) tokenRotate(args []string) error {
 		return err
 	}
 	out, runErr := r.engine(c).Run(r.ctx, req)
-	r.reportRotation(out)
+	r.reportRotation(out, runErr)
 	return runErr
 }
 
@@ -123,7 +123,7 @@ func shellQuote(s string) string {
 	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
 }
 
-func (r *runner) reportRotation(out *rotation.Outcome) {
+func (r *runner) reportRotation(out *rotation.Outcome, runErr error) {
 	if out == nil {
 		return
 	}
@@ -137,7 +137,7 @@ func (r *runner) reportRotation(out *rotation.Outcome) {
 		r.rep.Output("expires-at", fmtTime(exp))
 	}
 	r.rep.Output("rotated", fmt.Sprint(out.Rotated))
-	r.rep.Summary(rotationSummary(out))
+	r.rep.Summary(rotationSummary(out, runErr))
 	_ = r.rep.Result(out, func(w io.Writer) {
 		switch {
 		case out.DryRun && out.Due:
@@ -149,6 +149,10 @@ func (r *runner) reportRotation(out *rotation.Outcome) {
 				fmt.Fprintf(w, "  target %s\n", t.Target)
 			}
 			return
+		case runErr != nil && !out.Rotated:
+			if out.Token.ID != "" {
+				fmt.Fprintf(w, "rotation of %s (%s) failed\n", out.Token.ID, out.Token.Name)
+			}
 		case !out.Due && out.Token.ID != "":
 			if out.DueAt != nil {
 				fmt.Fprintf(w, "not due: token %s (%s) expires %s; rotation due from %s\n", out.Token.ID, out.Token.Name, fmtTime(out.Token.ExpiresAt), fmtTime(out.DueAt))
@@ -174,10 +178,12 @@ func (r *runner) reportRotation(out *rotation.Outcome) {
 	})
 }
 
-func rotationSummary(out *rotation.Outcome) string {
+func rotationSummary(out *rotation.Outcome, runErr error) string {
 	var b strings.Builder
 	b.WriteString("### Astro token rotation\n\n")
 	switch {
+	case runErr != nil && !out.Rotated:
+		fmt.Fprintf(&b, "Rotation of `%s` (%s) failed; see the log. Every target still holds a working value unless the log says otherwise.\n\n", out.Token.ID, mdEscape(out.Token.Name))
 	case out.DryRun:
 		fmt.Fprintf(&b, "Dry run for `%s` (%s), strategy %s: nothing was changed.\n\n", out.Token.ID, mdEscape(out.Token.Name), out.Strategy)
 	case !out.Due:

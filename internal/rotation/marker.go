@@ -17,7 +17,8 @@ import (
 // first token's id); gen orders them; state says whether the token's value
 // reached every target (current) or its run may have died midway (pending);
 // run is a per-run nonce that identifies a create whose response was lost;
-// grace-until is when the tokens this one superseded may be deleted.
+// grace-until is when the tokens this one superseded may be deleted. A run
+// that fails after creating its token marks it abandoned.
 const (
 	markerOpen  = "[astro-ci "
 	markerClose = "]"
@@ -32,6 +33,11 @@ type State string
 const (
 	Pending State = "pending"
 	Current State = "current"
+	// Abandoned: its run failed (and said so) before every target held the
+	// value. Like pending, some targets may hold it, so it is deleted only
+	// once a later run has written every target; unlike pending, it does not
+	// suggest a run still in progress.
+	Abandoned State = "abandoned"
 )
 
 // Marker is the parsed marker of a token description.
@@ -72,7 +78,7 @@ func ParseMarker(desc string) (Marker, bool) {
 			}
 		}
 	}
-	if m.State != Pending && m.State != Current {
+	if m.State != Pending && m.State != Current && m.State != Abandoned {
 		return Marker{}, false
 	}
 	return m, true

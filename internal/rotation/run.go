@@ -90,11 +90,15 @@ func due(t *astro.Token, within time.Duration, now time.Time) (bool, *time.Time)
 	return !now.Before(at), &at
 }
 
-func (e *Engine) checkNoRunInFlight(l lineage, now time.Time) error {
-	window := e.PendingWindow
-	if window <= 0 {
-		window = defaultPendingWindow
+func (e *Engine) pendingWindow() time.Duration {
+	if e.PendingWindow > 0 {
+		return e.PendingWindow
 	}
+	return defaultPendingWindow
+}
+
+func (e *Engine) checkNoRunInFlight(l lineage, now time.Time) error {
+	window := e.pendingWindow()
 	live := l.live()
 	for _, m := range l.members {
 		if !m.marked || m.marker.State != Pending || (live != nil && m.gen() <= live.gen()) {
@@ -158,8 +162,8 @@ func (e *Engine) planFinish(l lineage, now time.Time, rotating bool) []string {
 	if rotating {
 		live := l.live()
 		for _, m := range l.members {
-			if m.marked && m.marker.State == Pending && (live == nil || m.gen() > live.gen()) {
-				p = append(p, fmt.Sprintf("delete token %s left pending by an interrupted run", m.tok.ID))
+			if m.marked && m.marker.State != Current && (live == nil || m.gen() > live.gen()) {
+				p = append(p, fmt.Sprintf("delete token %s left %s by an interrupted run", m.tok.ID, m.marker.State))
 			}
 		}
 	}
@@ -223,7 +227,13 @@ func (e *Engine) rotateOverlap(ctx context.Context, out *Outcome, old *astro.Tok
 	// 5. Set.
 	if err := e.write(ctx, out, req, nt.Value); err != nil {
 		// Targets hold either the old value (still valid: nothing was deleted)
-		// or the new one; the token stays pending and a rerun converges.
+		// or the new one; a rerun converges. Marking the token abandoned tells
+		// that rerun no other run is in progress.
+		ab := mk
+		ab.State = Abandoned
+		if _, uerr := e.Astro.UpdateToken(ctx, nt.ID, astro.UpdateTokenRequest{Name: nt.Name, Description: WithMarker(old.Description, ab)}); uerr != nil {
+			e.Log.Warnf("could not mark token %s abandoned (a rerun within %s will wait for it): %v", nt.ID, e.pendingWindow(), uerr)
+		}
 		return fmt.Errorf("%w; every other target still holds the old value, which stays valid. Rerun to finish: %s", err, rerun(req))
 	}
 
