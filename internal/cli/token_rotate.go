@@ -183,7 +183,7 @@ func rotationSummary(out *rotation.Outcome, runErr error) string {
 	b.WriteString("### Astro token rotation\n\n")
 	switch {
 	case runErr != nil && !out.Rotated:
-		fmt.Fprintf(&b, "Rotation of `%s` (%s) failed; see the log. Every target still holds a working value unless the log says otherwise.\n\n", out.Token.ID, mdEscape(out.Token.Name))
+		fmt.Fprintf(&b, "Rotation of `%s` (%s) did not complete; the log says what each target holds and how to finish.\n\n", out.Token.ID, mdEscape(out.Token.Name))
 	case out.DryRun:
 		fmt.Fprintf(&b, "Dry run for `%s` (%s), strategy %s: nothing was changed.\n\n", out.Token.ID, mdEscape(out.Token.Name), out.Strategy)
 	case !out.Due:
