@@ -2,6 +2,7 @@ package astro
 
 import (
 	"context"
+	"fmt"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -110,6 +111,9 @@ func (c *Client) DeleteToken(ctx context.Context, id string) error {
 // SetTokenRoles replaces the token's whole role set (Astro has no add or
 // remove of a single role): callers read the current set, change it, send it all.
 func (c *Client) SetTokenRoles(ctx context.Context, id string, roles []Role) (*SubjectRoles, error) {
+	if len(roles) == 0 {
+		return nil, fmt.Errorf("a token keeps at least one role (its own scope's): refusing to send an empty role set for token %s", id)
+	}
 	var out SubjectRoles
 	body := struct {
 		Roles []Role `json:"roles"`
@@ -173,6 +177,10 @@ func (c *Client) CreateDeployment(ctx context.Context, req DeploymentRequest) (*
 
 // UpdateDeployment replaces a Deployment's configuration.
 func (c *Client) UpdateDeployment(ctx context.Context, id string, req DeploymentRequest) (*Deployment, error) {
+	if req.EnvironmentVariables == nil {
+		// Required on update: an empty list is how "no variables" is said.
+		req.EnvironmentVariables = []EnvironmentVariableRequest{}
+	}
 	var d Deployment
 	if err := c.do(ctx, http.MethodPost, c.orgPath("/deployments/%s", id), nil, req, &d, safe); err != nil {
 		return nil, err

@@ -172,7 +172,7 @@ type Deployment struct {
 	ResourceQuotaMemory       string                `json:"resourceQuotaMemory,omitempty"`
 	TaskPodNodePoolID         string                `json:"taskPodNodePoolId,omitempty"`
 	WorkerQueues              []WorkerQueue         `json:"workerQueues,omitempty"`
-	EnvironmentVariables      []EnvironmentVariable `json:"environmentVariables,omitempty"`
+	EnvironmentVariables      []EnvironmentVariable `json:"environmentVariables,omitzero"`
 	ContactEmails             []string              `json:"contactEmails,omitempty"`
 	EffectiveWorkloadIdentity string                `json:"effectiveWorkloadIdentity,omitempty"`
 	ScalingSpec               *ScalingSpec          `json:"scalingSpec,omitempty"`
@@ -273,7 +273,7 @@ type DeploymentRequest struct {
 	ResourceQuotaMemory  string                       `json:"resourceQuotaMemory,omitempty"`
 	TaskPodNodePoolID    string                       `json:"taskPodNodePoolId,omitempty"`
 	WorkerQueues         []WorkerQueueRequest         `json:"workerQueues,omitempty"`
-	EnvironmentVariables []EnvironmentVariableRequest `json:"environmentVariables,omitempty"`
+	EnvironmentVariables []EnvironmentVariableRequest `json:"environmentVariables,omitzero"`
 	ContactEmails        []string                     `json:"contactEmails,omitempty"`
 	WorkloadIdentity     string                       `json:"workloadIdentity,omitempty"`
 	ScalingSpec          *ScalingSpec                 `json:"scalingSpec,omitempty"`
