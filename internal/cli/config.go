@@ -21,6 +21,25 @@ type Config struct {
 	OrganizationID string       `env:"ASTRO_ORGANIZATION_ID"`
 	Debug          bool         `env:"ASTRO_CI_DEBUG"`
 
+	// GitHub write-back: a token that may write secrets, or a GitHub App.
+	// GITHUB_TOKEN is accepted too, but the workflow's own GITHUB_TOKEN
+	// cannot write secrets (github-secrets.md §2): errors say so.
+	GitHubToken             secret.Value `env:"ASTRO_CI_GITHUB_TOKEN"`
+	GitHubTokenFallback     secret.Value `env:"GITHUB_TOKEN"`
+	GitHubAppID             string       `env:"ASTRO_CI_GITHUB_APP_ID"`
+	GitHubAppPrivateKey     secret.Value `env:"ASTRO_CI_GITHUB_APP_PRIVATE_KEY"`
+	GitHubAppInstallationID int64        `env:"ASTRO_CI_GITHUB_APP_INSTALLATION_ID"`
+	GitHubAPIURLOverride    string       `env:"ASTRO_CI_GITHUB_API_URL"`
+	GitHubAPIURL            string       `env:"GITHUB_API_URL"`
+
+	// GitLab write-back: a project, group or personal access token with the
+	// api scope. CI_JOB_TOKEN cannot manage variables (gitlab-variables.md §1.3).
+	GitLabToken          secret.Value `env:"ASTRO_CI_GITLAB_TOKEN"`
+	GitLabTokenFallback  secret.Value `env:"GITLAB_TOKEN"`
+	CIJobToken           secret.Value `env:"CI_JOB_TOKEN"`
+	GitLabAPIURLOverride string       `env:"ASTRO_CI_GITLAB_API_URL"`
+	GitLabAPIURL         string       `env:"CI_API_V4_URL"`
+
 	// CI detection (https://docs.github.com/actions/learn-github-actions/variables,
 	// https://docs.gitlab.com/ci/variables/predefined_variables/).
 	GitHubActions    bool   `env:"GITHUB_ACTIONS"`

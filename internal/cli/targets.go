@@ -32,12 +32,16 @@ func (r *runner) parseTargets(raws []string) ([]target.Target, error) {
 
 // fanout returns the writer for targets with the stores this run has
 // credentials for.
-func (r *runner) fanout() *target.Fanout {
-	stores := map[target.Scheme]target.Store{target.File: target.FileStore{}}
+func (r *runner) fanout() (*target.Fanout, error) {
+	stores, err := r.forgeStores()
+	if err != nil {
+		return nil, err
+	}
+	stores[target.File] = target.FileStore{}
 	for k, v := range r.m.Stores {
 		stores[k] = v
 	}
-	return &target.Fanout{Stores: stores, Sleep: r.m.Sleep}
+	return &target.Fanout{Stores: stores, Sleep: r.m.Sleep}, nil
 }
 
 // targetPut writes a value read from stdin to targets: how an operator
@@ -62,7 +66,10 @@ func (r *runner) targetPut(args []string) error {
 		return err
 	}
 	r.rep.Secret(v)
-	f := r.fanout()
+	f, err := r.fanout()
+	if err != nil {
+		return err
+	}
 	if err := target.Err(f.Preflight(r.ctx, ts, nil)); err != nil {
 		return fmt.Errorf("preflight failed, nothing was written: %w", err)
 	}

@@ -79,7 +79,11 @@ func (r *runner) tokenCreate(args []string) error {
 	if err != nil {
 		return err
 	}
-	out, runErr := r.engine(c).Create(r.ctx, rotation.CreateRequest{
+	eng, err := r.engine(c)
+	if err != nil {
+		return err
+	}
+	out, runErr := eng.Create(r.ctx, rotation.CreateRequest{
 		Token:   astro.CreateTokenRequest{Name: *name, Description: *desc, Role: *role, Scope: sc, EntityID: *entityID, ExpiryDays: *expiry},
 		Targets: ts, DryRun: *dryRun,
 	})

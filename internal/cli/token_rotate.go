@@ -22,20 +22,24 @@ func (o observer) Warnf(format string, args ...any) { o.r.rep.Warnf(format, args
 
 var _ rotation.Observer = observer{}
 
-func (r *runner) engine(c *astro.Client) *rotation.Engine {
+func (r *runner) engine(c *astro.Client) (*rotation.Engine, error) {
+	f, err := r.fanout()
+	if err != nil {
+		return nil, err
+	}
 	return &rotation.Engine{
 		Astro: c,
 		Reauth: func(v secret.Value) (rotation.Astro, error) {
 			return c.WithToken(v)
 		},
-		Targets:   r.fanout(),
+		Targets:   f,
 		Log:       observer{r},
 		Now:       r.now,
 		Rand:      r.m.Rand,
 		Sleep:     r.m.Sleep,
 		SelfID:    c.Claims().TokenID,
 		SelfValue: r.cfg.APIToken,
-	}
+	}, nil
 }
 
 func (r *runner) tokenRotate(args []string) error {
@@ -93,7 +97,11 @@ func (r *runner) tokenRotate(args []string) error {
 	if err != nil {
 		return err
 	}
-	out, runErr := r.engine(c).Run(r.ctx, req)
+	eng, err := r.engine(c)
+	if err != nil {
+		return err
+	}
+	out, runErr := eng.Run(r.ctx, req)
 	r.reportRotation(out, runErr)
 	return runErr
 }
