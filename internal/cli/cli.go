@@ -69,6 +69,9 @@ var commands = []command{
 	{"token check", "report expiry of tokens; exit 1 when one is expired or about to", (*runner).tokenCheck},
 	{"token create", "create a token and write its value to targets", (*runner).tokenCreate},
 	{"token rotate", "rotate a token (default: ASTRO_API_TOKEN itself) and write the new value to targets", (*runner).tokenRotate},
+	{"preview create", "create (or find) the branch's preview Deployment, with its own token", (*runner).previewCreate},
+	{"preview delete", "delete the branch's preview Deployment, its tokens and their secrets", (*runner).previewDelete},
+	{"run", "act on the CI event: preview create/delete on branch events, rotation on schedules", (*runner).runEvent},
 	{"target put", "write a value read from stdin to targets (finishes an interrupted write-back)", (*runner).targetPut},
 	{"version", "print the version", (*runner).versionCmd},
 }
@@ -82,6 +85,7 @@ type runner struct {
 	rep    *report.Reporter
 	stderr io.Writer
 	now    func() time.Time
+	fan    *target.Fanout
 }
 
 // Run runs one astro-ci invocation and returns its exit code. It never

@@ -58,6 +58,8 @@ type harness struct {
 	values  []string // every token value seen on the wire or minted
 	outputs []string // every stdout and stderr captured
 	waits   []time.Duration
+	// advanceOnSleep makes waits move the shared clock.
+	advanceOnSleep bool
 }
 
 // catch records the token value of every create and rotate response.
@@ -134,7 +136,11 @@ func (h *harness) admin() (string, string) {
 func (h *harness) sleep(ctx context.Context, d time.Duration) error {
 	h.mu.Lock()
 	h.waits = append(h.waits, d)
+	advance := h.advanceOnSleep
 	h.mu.Unlock()
+	if advance {
+		h.clock.Advance(d)
+	}
 	return ctx.Err()
 }
 

@@ -33,6 +33,9 @@ func (r *runner) parseTargets(raws []string) ([]target.Target, error) {
 // fanout returns the writer for targets with the stores this run has
 // credentials for.
 func (r *runner) fanout() (*target.Fanout, error) {
+	if r.fan != nil {
+		return r.fan, nil
+	}
 	stores, err := r.forgeStores()
 	if err != nil {
 		return nil, err
@@ -41,7 +44,9 @@ func (r *runner) fanout() (*target.Fanout, error) {
 	for k, v := range r.m.Stores {
 		stores[k] = v
 	}
-	return &target.Fanout{Stores: stores, Sleep: r.m.Sleep}, nil
+	// One fan-out per run: stores cache public keys and app tokens.
+	r.fan = &target.Fanout{Stores: stores, Sleep: r.m.Sleep}
+	return r.fan, nil
 }
 
 // targetPut writes a value read from stdin to targets: how an operator

@@ -1,0 +1,255 @@
+// Package preview creates and deletes branch preview Deployments on Astro:
+// a copy of a base Deployment per branch, with its own Deployment API token
+// written to CI secrets, found again by a marker in its description (Astro
+// allows duplicate names), idempotent both ways.
+package preview
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"regexp"
+	"strings"
+	"time"
+
+	"github.com/astro-ci/astro-ci/internal/astro"
+	"github.com/astro-ci/astro-ci/internal/cienv"
+	"github.com/astro-ci/astro-ci/internal/rotation"
+	"github.com/astro-ci/astro-ci/internal/secret"
+	"github.com/astro-ci/astro-ci/internal/target"
+)
+
+// Astro is what previews need of the Astro API; *astro.Client has it.
+type Astro interface {
+	GetDeployment(ctx context.Context, id string) (*astro.Deployment, error)
+	ListDeployments(ctx context.Context, opts astro.ListDeploymentsOptions) ([]astro.Deployment, error)
+	CreateDeployment(ctx context.Context, req astro.DeploymentRequest) (*astro.Deployment, error)
+	UpdateDeployment(ctx context.Context, id string, req astro.DeploymentRequest) (*astro.Deployment, error)
+	DeleteDeployment(ctx context.Context, id string) error
+	ListTokens(ctx context.Context, opts astro.ListTokensOptions) ([]astro.Token, error)
+	DeleteToken(ctx context.Context, id string) error
+}
+
+var _ Astro = (*astro.Client)(nil)
+
+// Targets writes and removes token values; *target.Fanout has it.
+type Targets interface {
+	Preflight(ctx context.Context, ts []target.Target, current *secret.Value) []target.Result
+	Delete(ctx context.Context, ts []target.Target) []target.Result
+}
+
+// TokenCreator creates a token and writes it to targets; *rotation.Engine has it.
+type TokenCreator interface {
+	Create(ctx context.Context, req rotation.CreateRequest) (*rotation.CreateOutcome, error)
+}
+
+// Observer is told about progress.
+type Observer interface {
+	Infof(format string, args ...any)
+	Warnf(format string, args ...any)
+}
+
+// Engine creates and deletes previews.
+type Engine struct {
+	Astro   Astro
+	Tokens  TokenCreator
+	Targets Targets
+	Log     Observer
+	Now     func() time.Time
+	Sleep   func(ctx context.Context, d time.Duration) error
+}
+
+// Request names a preview and what comes with it.
+type Request struct {
+	Base   string // base Deployment id or name
+	Branch string // the whole branch name
+	// NamePrefix starts every preview name; default "preview-".
+	NamePrefix string
+	// TokenTargets receive the preview's Deployment API token; {slug} and
+	// {branch} in them are replaced first (see ExpandTargets).
+	TokenTargets    []string
+	TargetDefaults  target.Defaults
+	TokenRole       string // default DEPLOYMENT_ADMIN
+	TokenExpiryDays int    // 0: never expires
+	// SecretEnv: secret environment variables to set on the preview.
+	SecretEnv    map[string]secret.Value
+	Wait         bool
+	Timeout      time.Duration // default 20m
+	PollInterval time.Duration // default 10s
+	DryRun       bool
+}
+
+// Result of a preview operation.
+type Result struct {
+	Action     string                  `json:"action"` // created, exists, deleted, absent, would-create, would-delete
+	ID         string                  `json:"id,omitempty"`
+	Name       string                  `json:"name"`
+	Branch     string                  `json:"branch"`
+	Slug       string                  `json:"slug"`
+	BaseID     string                  `json:"baseId"`
+	BaseName   string                  `json:"baseName,omitempty"`
+	Status     string                  `json:"status,omitempty"`
+	URL        string                  `json:"url,omitempty"`
+	Token      *rotation.TokenInfo     `json:"token,omitempty"`
+	TokenNote  string                  `json:"tokenNote,omitempty"`
+	Targets    []rotation.TargetResult `json:"targets,omitempty"`
+	SecretKeys []string                `json:"secretEnv,omitempty"`
+	Deleted    []string                `json:"deletedTokens,omitempty"`
+}
+
+const (
+	maxName           = 63
+	defaultPrefix     = "preview-"
+	defaultTokenRole  = "DEPLOYMENT_ADMIN"
+	markerOpen        = "[astro-ci preview "
+	defaultTimeout    = 20 * time.Minute
+	defaultPoll       = 10 * time.Second
+	healthy, hibernat = "HEALTHY", "HIBERNATING"
+)
+
+var prefixRE = regexp.MustCompile(`^[a-z][a-z0-9-]{0,30}$`)
+
+// Name is the preview's Deployment name for branch: the prefix and the
+// branch's slug, at most 63 characters of [a-z0-9-].
+func Name(prefix, branch string) (name, slug string, err error) {
+	if prefix == "" {
+		prefix = defaultPrefix
+	}
+	if !prefixRE.MatchString(prefix) {
+		return "", "", fmt.Errorf("--name-prefix %q must be lower-case letters, digits and -, starting with a letter, at most 31 characters", prefix)
+	}
+	slug = cienv.Slug(branch, maxName-len(prefix))
+	return prefix + slug, slug, nil
+}
+
+// refHash identifies a branch in a marker: the whole branch name, hashed so
+// any name fits and none can break the marker's syntax.
+func refHash(branch string) string {
+	sum := sha256.Sum256([]byte(branch))
+	return hex.EncodeToString(sum[:8])
+}
+
+// marker ties a preview to its base and branch.
+func marker(baseID, branch string) string {
+	return fmt.Sprintf("%sbase=%s ref=%s]", markerOpen, baseID, refHash(branch))
+}
+
+func description(base *astro.Deployment, branch string) string {
+	b := branch
+	if len(b) > 200 {
+		b = b[:200] + "…"
+	}
+	return fmt.Sprintf("Preview of %s for branch %q, managed by astro-ci. %s", base.Name, b, marker(base.ID, branch))
+}
+
+func isPreviewOf(d *astro.Deployment, baseID, branch string) bool {
+	return strings.Contains(d.Description, marker(baseID, branch))
+}
+
+// ExpandTargets replaces {slug} and {branch} (URL-escaped) in each target
+// address, then parses and validates them all.
+func ExpandTargets(raws []string, slug, branch string, d target.Defaults) ([]target.Target, error) {
+	var out []string
+	for _, r := range raws {
+		r = strings.ReplaceAll(r, "{slug}", slug)
+		r = strings.ReplaceAll(r, "{branch}", escapePath(branch))
+		out = append(out, r)
+	}
+	return target.ParseAll(out, d)
+}
+
+func escapePath(s string) string {
+	var b strings.Builder
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || strings.IndexByte("-_.~", c) >= 0 {
+			b.WriteByte(c)
+		} else {
+			fmt.Fprintf(&b, "%%%02X", c)
+		}
+	}
+	return b.String()
+}
+
+// looksLikeID: Astro ids are 25-character CUIDs starting with c.
+var idRE = regexp.MustCompile(`^c[a-z0-9]{24}$`)
+
+// resolveBase finds the base Deployment by id or by (unique) name.
+func (e *Engine) resolveBase(ctx context.Context, ref string) (*astro.Deployment, error) {
+	if ref == "" {
+		return nil, errors.New("no base Deployment: give --base-deployment (its id or name)")
+	}
+	if idRE.MatchString(ref) {
+		d, err := e.Astro.GetDeployment(ctx, ref)
+		if err == nil {
+			return d, nil
+		}
+		if !astro.IsNotFound(err) {
+			return nil, fmt.Errorf("reading base Deployment %s: %w", ref, err)
+		}
+	}
+	ds, err := e.Astro.ListDeployments(ctx, astro.ListDeploymentsOptions{Names: []string{ref}})
+	if err != nil {
+		return nil, fmt.Errorf("looking up base Deployment %q: %w", ref, err)
+	}
+	switch len(ds) {
+	case 0:
+		return nil, fmt.Errorf("no Deployment with id or name %q is visible to this token", ref)
+	case 1:
+		return &ds[0], nil
+	}
+	var ids []string
+	for _, d := range ds {
+		ids = append(ids, d.ID)
+	}
+	return nil, fmt.Errorf("%d Deployments are named %q (%s): give --base-deployment as an id", len(ds), ref, strings.Join(ids, ", "))
+}
+
+// find lists the previews of base for branch, oldest first.
+func (e *Engine) find(ctx context.Context, base *astro.Deployment, branch string) ([]astro.Deployment, error) {
+	ds, err := e.Astro.ListDeployments(ctx, astro.ListDeploymentsOptions{WorkspaceIDs: []string{base.WorkspaceID}})
+	if err != nil {
+		return nil, fmt.Errorf("listing Deployments of workspace %s to find the preview: %w", base.WorkspaceID, err)
+	}
+	var out []astro.Deployment
+	for _, d := range ds {
+		if d.ID != base.ID && isPreviewOf(&d, base.ID, branch) {
+			out = append(out, d)
+		}
+	}
+	return out, nil
+}
+
+func (e *Engine) now() time.Time {
+	if e.Now != nil {
+		return e.Now()
+	}
+	return time.Now()
+}
+
+func (e *Engine) sleep(ctx context.Context, d time.Duration) error {
+	if e.Sleep != nil {
+		return e.Sleep(ctx, d)
+	}
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-t.C:
+		return nil
+	}
+}
+
+func airflowURL(d *astro.Deployment) string {
+	u := d.WebServerURL
+	if u == "" {
+		u = d.UIURL
+	}
+	if u != "" && !strings.HasPrefix(u, "http") {
+		u = "https://" + u
+	}
+	return u
+}
