@@ -24,6 +24,8 @@
 //	GET    /repos/{owner}/{repo}
 //	GET    /repos/{owner}/{repo}/installation                           (app JWT)
 //	GET    /repos/{owner}/{repo}/environments/{env}
+//	PUT    /repos/{owner}/{repo}/environments/{env}
+//	DELETE /repos/{owner}/{repo}/environments/{env}
 //	GET    /repos/{owner}/{repo}/{actions|dependabot}/secrets[/public-key|/{name}]
 //	PUT    /repos/{owner}/{repo}/{actions|dependabot}/secrets/{name}
 //	DELETE /repos/{owner}/{repo}/{actions|dependabot}/secrets/{name}
@@ -33,6 +35,16 @@
 //
 // The environment name is one path segment: "preview/x" must arrive as
 // "preview%2Fx". Anything else is 404 {"message":"Not Found"}.
+//
+// # Environments
+//
+// GET needs only read access to the repository. PUT creates the
+// environment (or updates an existing one; names are case-insensitive) and
+// answers 200 with the environment; its body is optional and protection
+// settings in it are ignored; a name over 255 characters or with control
+// characters gets 422. DELETE answers 204, or 404 when there is no such
+// environment, and deletes the environment's secrets with it. PUT and
+// DELETE need the fine-grained permission "administration": "write".
 //
 // # Secrets
 //
@@ -56,7 +68,7 @@
 //
 //   - a personal access token registered with AddToken, holding
 //     fine-grained permissions (secrets, environments, dependabot_secrets,
-//     organization_secrets, ...) on some or all repositories and
+//     organization_secrets, administration, ...) on some or all repositories and
 //     organizations;
 //   - an RS256 JWT of an app registered with AddApp (iss = app id, exp at
 //     most 10 minutes ahead), accepted only on the app routes above;
@@ -88,12 +100,12 @@
 // Options.Now drives the clock and Options.Rand the key pairs, key ids and
 // minted tokens. Seed with AddOrg, AddRepo, AddEnvironment, AddToken, AddApp
 // and AddInstallation; inspect with Secret (and its shorthands),
-// SecretNames, PublicKey, DecryptFailures and Requests; disturb with
+// SecretNames, Environments, HasEnvironment, PublicKey, DecryptFailures and Requests; disturb with
 // RotateKey, RevokeInstallationTokens, SetPrimaryLimit and InjectFault.
 //
 // # Not modelled
 //
 // Classic PAT scopes (X-OAuth-Scopes), OAuth apps, user and Codespaces
-// secrets, organization Dependabot secrets, per-endpoint secondary limits
+// secrets, organization Dependabot secrets, environment protection rules, per-endpoint secondary limits
 // (only injected), conditional requests and ETags.
 package githubfake

@@ -42,6 +42,7 @@ type environment struct {
 	id      int64
 	name    string
 	created time.Time
+	updated time.Time
 	secrets *scope
 }
 
@@ -156,12 +157,47 @@ func (s *Server) AddEnvironment(owner, repoName, env string) {
 	if r.envs[lower(env)] != nil {
 		return
 	}
-	r.envs[lower(env)] = &environment{
+	s.newEnvironmentLocked(r, env)
+}
+
+// newEnvironmentLocked adds an environment, with its own secret store, to r.
+func (s *Server) newEnvironmentLocked(r *repo, env string) *environment {
+	now := s.clock()
+	e := &environment{
 		id:      s.nextIDLocked(),
 		name:    env,
-		created: s.clock(),
+		created: now,
+		updated: now,
 		secrets: s.newScopeLocked("env:"+r.fullName()+"/"+env, 100),
 	}
+	r.envs[lower(env)] = e
+	return e
+}
+
+// Environments lists the environment names of a repository, sorted; an
+// unknown repository has none.
+func (s *Server) Environments(owner, repoName string) []string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	r := s.repos[lower(owner+"/"+repoName)]
+	if r == nil {
+		return nil
+	}
+	var names []string
+	for _, e := range r.envs {
+		names = append(names, e.name)
+	}
+	slices.Sort(names)
+	return names
+}
+
+// HasEnvironment tells whether a repository has an environment (names are
+// case-insensitive, as on GitHub).
+func (s *Server) HasEnvironment(owner, repoName, env string) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	r := s.repos[lower(owner+"/"+repoName)]
+	return r != nil && r.envs[lower(env)] != nil
 }
 
 // scopeLocked finds a scope by its name: "repo:o/r", "env:o/r/e" (the

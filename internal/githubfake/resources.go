@@ -1,13 +1,17 @@
 package githubfake
 
 import (
+	"bytes"
 	"encoding/base64"
+	"encoding/json"
 	"fmt"
 	"net/http"
 	"net/url"
 	"slices"
 	"strconv"
+	"strings"
 	"time"
+	"unicode"
 )
 
 func ts(t time.Time) string { return t.UTC().Format(time.RFC3339) }
@@ -169,16 +173,98 @@ func (s *Server) getEnvironment(c *call) (int, any) {
 	if e == nil {
 		return c.notFound()
 	}
-	return http.StatusOK, map[string]any{
+	return http.StatusOK, c.environmentJSON(r, e)
+}
+
+// environmentJSON is an environment: every field the description requires,
+// and no protection rules (the fake does not model them).
+func (c *call) environmentJSON(r *repo, e *environment) map[string]any {
+	return map[string]any{
 		"id":               e.id,
 		"node_id":          nodeID("Environment", e.id),
 		"name":             e.name,
 		"url":              fmt.Sprintf("%s/repos/%s/environments/%s", c.apiBase, r.fullName(), pathEscape(e.name)),
 		"html_url":         fmt.Sprintf("%s/%s/deployments/activity_log?environments_filter=%s", c.webBase, r.fullName(), pathEscape(e.name)),
 		"created_at":       ts(e.created),
-		"updated_at":       ts(e.created),
+		"updated_at":       ts(e.updated),
 		"protection_rules": []any{},
 	}
+}
+
+// adminRepo resolves the repository of an administration route: 404 for
+// what the caller cannot see, 403 (X-Accepted-GitHub-Permissions:
+// administration=write) for what it can see without the permission.
+// Creating and deleting environments needs the fine-grained permission
+// "Administration: write" (classic tokens: repo scope).
+func (s *Server) adminRepo(c *call) (*repo, int, any) {
+	r := s.repos[lower(c.params["owner"]+"/"+c.params["repo"])]
+	if r == nil {
+		code, body := c.notFound()
+		return nil, code, body
+	}
+	need := perm{"administration", "write"}
+	visible, inScope := c.caller.repoAccess(r)
+	switch {
+	case !visible:
+		code, body := c.notFound()
+		return nil, code, body
+	case !inScope:
+		code, body, _ := c.forbidden(need)
+		return nil, code, body
+	}
+	if code, body, ok := c.allow(need); !ok {
+		return nil, code, body
+	}
+	return r, 0, nil
+}
+
+// maxEnvironmentName: "An environment name may not exceed 255 characters".
+const maxEnvironmentName = 255
+
+// putEnvironment creates the environment, or updates an existing one
+// (names are case-insensitive): 200 with the environment either way. The
+// body is optional; its protection settings (wait_timer, reviewers,
+// deployment_branch_policy, prevent_self_review) are accepted and ignored.
+func (s *Server) putEnvironment(c *call) (int, any) {
+	r, code, body := s.adminRepo(c)
+	if r == nil {
+		return code, body
+	}
+	name := c.params["environment_name"]
+	if len(name) > maxEnvironmentName || strings.ContainsFunc(name, unicode.IsControl) {
+		return c.fail(http.StatusUnprocessableEntity, "Name is invalid")
+	}
+	if c.bodyErr != nil {
+		return c.fail(http.StatusBadRequest, "Problems parsing JSON")
+	}
+	if len(bytes.TrimSpace(c.body)) > 0 {
+		var settings map[string]json.RawMessage
+		if json.Unmarshal(c.body, &settings) != nil {
+			return c.fail(http.StatusBadRequest, "Problems parsing JSON")
+		}
+	}
+	e := r.envs[lower(name)]
+	if e == nil {
+		e = s.newEnvironmentLocked(r, name)
+	} else {
+		e.updated = s.clock()
+	}
+	return http.StatusOK, c.environmentJSON(r, e)
+}
+
+// deleteEnvironment deletes the environment and, with it, its secrets:
+// 204, or 404 when there is no such environment.
+func (s *Server) deleteEnvironment(c *call) (int, any) {
+	r, code, body := s.adminRepo(c)
+	if r == nil {
+		return code, body
+	}
+	key := lower(c.params["environment_name"])
+	if r.envs[key] == nil {
+		return c.notFound()
+	}
+	delete(r.envs, key)
+	return http.StatusNoContent, nil
 }
 
 func (s *Server) getOrg(c *call) (int, any) {

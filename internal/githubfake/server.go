@@ -186,6 +186,8 @@ var routes = []route{
 	{"PUT", split("/repos/{owner}/{repo}/dependabot/secrets/{secret_name}"), "dependabot/create-or-update-repo-secret", "/dependabot/secrets#create-or-update-a-repository-secret", false, secretsHandler(scopeDependabot, (*Server).putSecret)},
 	{"DELETE", split("/repos/{owner}/{repo}/dependabot/secrets/{secret_name}"), "dependabot/delete-repo-secret", "/dependabot/secrets#delete-a-repository-secret", false, secretsHandler(scopeDependabot, (*Server).deleteSecret)},
 	{"GET", split("/repos/{owner}/{repo}/environments/{environment_name}"), "repos/get-environment", "/deployments/environments#get-an-environment", false, (*Server).getEnvironment},
+	{"PUT", split("/repos/{owner}/{repo}/environments/{environment_name}"), "repos/create-or-update-environment", "/deployments/environments#create-or-update-an-environment", false, (*Server).putEnvironment},
+	{"DELETE", split("/repos/{owner}/{repo}/environments/{environment_name}"), "repos/delete-an-environment", "/deployments/environments#delete-an-environment", false, (*Server).deleteEnvironment},
 	{"GET", split("/repos/{owner}/{repo}/environments/{environment_name}/secrets"), "actions/list-environment-secrets", "/actions/secrets#list-environment-secrets", false, secretsHandler(scopeEnv, (*Server).listSecrets)},
 	{"GET", split("/repos/{owner}/{repo}/environments/{environment_name}/secrets/public-key"), "actions/get-environment-public-key", "/actions/secrets#get-an-environment-public-key", false, secretsHandler(scopeEnv, (*Server).getPublicKey)},
 	{"GET", split("/repos/{owner}/{repo}/environments/{environment_name}/secrets/{secret_name}"), "actions/get-environment-secret", "/actions/secrets#get-an-environment-secret", false, secretsHandler(scopeEnv, (*Server).getSecret)},

@@ -24,6 +24,8 @@ const (
 	stepRepo                 // GET /repos/{o}/{r} of the target's own repository
 	stepSelected             // GET /repos/{org}/{name} of a repos= entry
 	stepEnv                  // GET the target's environment
+	stepEnvPut               // PUT the target's environment (create_environment)
+	stepEnvDel               // DELETE the target's environment (create_environment)
 	stepInstall              // find the GitHub App installation (app JWT)
 	stepToken                // mint an installation token (app JWT)
 	stepLocal                // no request: configuration, sealing
@@ -117,8 +119,10 @@ func (s *Store) wrap(ctx context.Context, op string, t target.Target, err error)
 		} else {
 			te.Hint = s.hint(t, se, resp.StatusCode, resp.Header)
 		}
-		if resp.StatusCode == http.StatusUnauthorized && s.appKey != nil && se.step == stepSecret {
+		if resp.StatusCode == http.StatusUnauthorized && s.appKey != nil &&
+			(se.step == stepSecret || se.step == stepEnv || se.step == stepEnvPut || se.step == stepEnvDel) {
 			// The installation token was refused: mint another next time.
+			// (With create_environment=true a write starts at stepEnv.)
 			s.forgetToken(ctx, t)
 			te.Retryable = true
 		}
@@ -243,7 +247,24 @@ func (s *Store) hint(t target.Target, se *stepError, status int, h http.Header) 
 		}
 	case stepEnv:
 		if status == http.StatusNotFound {
-			return "environment " + strconv.Quote(t.Environment) + " does not exist in " + where + ": create the environment first (Settings → Environments) or use a repository secret"
+			return "environment " + strconv.Quote(t.Environment) + " does not exist in " + where + ": create the environment first (Settings → Environments) or use a repository secret, " +
+				"or add ?create_environment=true to the target to let astro-ci create it (needs Administration: write)"
+		}
+	case stepEnvPut:
+		switch status {
+		case http.StatusForbidden, http.StatusNotFound:
+			h := "creating environment " + strconv.Quote(t.Environment) + " (?create_environment=true) needs " + adminPerm(where, app)
+			if status == http.StatusNotFound {
+				h = where + " not found or not visible to this token, or " + h
+			}
+			return h + accepted + "; or create the environment by hand (Settings → Environments) or let a workflow job with `environment: " + t.Environment + "` create it, then drop ?create_environment=true"
+		case http.StatusUnprocessableEntity:
+			return "GitHub refused to create environment " + strconv.Quote(t.Environment) + " in " + where + ": check the name (at most 255 characters)"
+		}
+	case stepEnvDel:
+		if status == http.StatusForbidden {
+			return "with ?create_environment=true the environment belongs to the preview and is deleted with its secret; deleting environment " + strconv.Quote(t.Environment) + " needs " + adminPerm(where, app) + accepted +
+				"; delete it by hand (Settings → Environments), or drop ?create_environment=true to keep it"
 		}
 	}
 	switch status {
@@ -263,7 +284,10 @@ func (s *Store) hint(t target.Target, se *stepError, status int, h http.Header) 
 		case target.KindOrgSecret:
 			return "organization " + t.Org + suffix
 		case target.KindEnvSecret:
-			return where + " or its environment " + strconv.Quote(t.Environment) + suffix + " (an environment must exist first: Settings → Environments)"
+			if t.CreateEnvironment {
+				return where + " or its environment " + strconv.Quote(t.Environment) + suffix
+			}
+			return where + " or its environment " + strconv.Quote(t.Environment) + suffix + " (an environment must exist first: Settings → Environments, or add ?create_environment=true to the target to let astro-ci create it)"
 		}
 		return where + suffix
 	case http.StatusUnprocessableEntity:
@@ -303,6 +327,14 @@ func forbiddenHint(t target.Target, app bool) string {
 		return "the token needs the fine-grained permission Dependabot secrets: write on " + where + ", or a classic PAT with repo scope; GITHUB_TOKEN cannot write secrets"
 	}
 	return "the token needs the fine-grained permission Secrets: write on " + where + ", or a classic PAT with repo scope; GITHUB_TOKEN cannot write secrets"
+}
+
+// adminPerm names the permission that creates and deletes environments.
+func adminPerm(where string, app bool) string {
+	if app {
+		return "the GitHub App's repository permission Administration: write on " + where
+	}
+	return "the fine-grained permission Administration: write on " + where + " (classic PAT: repo scope, as a repository admin)"
 }
 
 func validName(n string) bool {

@@ -70,6 +70,7 @@ type Store struct {
 
 	keys       flight[publicKey]         // by scope, see scopeKey
 	repoIDs    flight[int64]             // by lower-case "owner/repo"
+	envs       flight[struct{}]          // environments known to exist (create_environment), see envKey
 	instIDs    flight[int64]             // by lower-case owner
 	instTokens flight[installationToken] // by installation id
 }
@@ -201,6 +202,9 @@ func (s *Store) PutReport(ctx context.Context, t target.Target, v secret.Value) 
 		return false, s.wrap(ctx, "write", t, err)
 	}
 	ctx, err = s.authorize(ctx, t)
+	if err == nil && t.CreateEnvironment {
+		err = s.ensureEnvironment(ctx, t)
+	}
 	if err == nil {
 		created, err = s.put(ctx, t, v)
 	}
@@ -211,13 +215,23 @@ func (s *Store) PutReport(ctx context.Context, t target.Target, v secret.Value) 
 }
 
 // Delete removes the secret at t; one that is already gone is success.
+//
+// With create_environment=true it then deletes the environment itself: the
+// option says the environment was made for this target (one environment per
+// preview), so it goes with the preview, together with whatever else was
+// stored in it. An environment that is already gone is success too.
 func (s *Store) Delete(ctx context.Context, t target.Target) error {
 	if err := checkTarget(t); err != nil {
 		return s.wrap(ctx, "delete", t, err)
 	}
 	ctx, err := s.authorize(ctx, t)
 	if err == nil {
+		// The secret first: should the environment's deletion be refused
+		// (it needs Administration: write), the value is gone all the same.
 		err = s.delete(ctx, t)
+	}
+	if err == nil && t.CreateEnvironment {
+		err = s.deleteEnvironment(ctx, t)
 	}
 	if err != nil {
 		return s.wrap(ctx, "delete", t, err)
@@ -229,7 +243,8 @@ func (s *Store) Delete(ctx context.Context, t target.Target) error {
 // fetches the scope's public key (the scope exists and the credential can
 // read it), then writes current back when it is known (the secret already
 // holds it), else writes and deletes a canary secret in the same scope.
-// For an environment it first checks that the environment exists.
+// For an environment it first checks that the environment exists, and
+// with create_environment=true creates it when it does not.
 func (s *Store) Preflight(ctx context.Context, t target.Target, current *secret.Value) error {
 	if err := checkTarget(t); err != nil {
 		return s.wrap(ctx, "preflight", t, err)
@@ -251,6 +266,19 @@ func (s *Store) preflight(ctx context.Context, t target.Target, current *secret.
 		if _, err := s.repoID(ctx, stepRepo, t.Owner, t.Repo); err != nil {
 			return err
 		}
+		if t.CreateEnvironment {
+			// A missing environment is created here already, and is left
+			// in place even though preflight otherwise changes nothing: the
+			// Put that follows needs it anyway (it would create it
+			// itself), the write permission on its secrets can only be
+			// proven inside it, and a token that may not create
+			// environments fails now, before any value exists. A later
+			// Delete of the target removes it.
+			if err := s.ensureEnvironment(ctx, t); err != nil {
+				return err
+			}
+			return s.preflightSecret(ctx, t, current)
+		}
 		gh := s.gh()
 		req, err := gh.NewRequest(http.MethodGet, envPath(t), nil)
 		if err != nil {
@@ -260,6 +288,11 @@ func (s *Store) preflight(ctx context.Context, t target.Target, current *secret.
 			return &stepError{step: stepEnv, err: err}
 		}
 	}
+	return s.preflightSecret(ctx, t, current)
+}
+
+// preflightSecret is preflight once the scope of t is known to exist.
+func (s *Store) preflightSecret(ctx context.Context, t target.Target, current *secret.Value) error {
 	if _, err := s.publicKey(ctx, t); err != nil {
 		return err
 	}
@@ -342,6 +375,67 @@ func scopeKey(t target.Target) string {
 // one escaped segment ("preview/x" → "preview%2Fx").
 func envPath(t target.Target) string {
 	return fmt.Sprintf("repos/%s/%s/environments/%s", url.PathEscape(t.Owner), url.PathEscape(t.Repo), url.PathEscape(t.Environment))
+}
+
+// envKey names t's environment in the existence cache. GitHub's
+// environment names are case-insensitive.
+func envKey(t target.Target) string {
+	return strings.ToLower(t.Owner + "/" + t.Repo + "/" + t.Environment)
+}
+
+// ensureEnvironment makes sure t's environment exists, creating it when it
+// is missing (create_environment=true). That an environment exists is
+// cached for the Store's life, so 50 writes to one environment ask once.
+//
+// It reads before it writes: PUT /repos/{o}/{r}/environments/{env}
+// creates or updates, and an update with an empty body could reset the
+// protection rules of an environment someone configured; the read also
+// needs no more than read access, so a token without Administration: write
+// still serves environments that exist.
+func (s *Store) ensureEnvironment(ctx context.Context, t target.Target) error {
+	_, err := s.envs.get(ctx, envKey(t), nil, func(ctx context.Context) (struct{}, error) {
+		gh := s.gh()
+		req, err := gh.NewRequest(http.MethodGet, envPath(t), nil)
+		if err != nil {
+			return struct{}{}, &stepError{step: stepLocal, err: err}
+		}
+		_, err = gh.Do(ctx, req, nil)
+		if err == nil {
+			return struct{}{}, nil
+		}
+		if statusOf(err) != http.StatusNotFound {
+			return struct{}{}, &stepError{step: stepEnv, err: err}
+		}
+		// Missing (or the repository is invisible, which the PUT's 404
+		// tells). The body is an empty object: no protection rules.
+		req, err = gh.NewRequest(http.MethodPut, envPath(t), struct{}{})
+		if err != nil {
+			return struct{}{}, &stepError{step: stepLocal, err: err}
+		}
+		if _, err := gh.Do(ctx, req, nil); err != nil {
+			return struct{}{}, &stepError{step: stepEnvPut, err: err}
+		}
+		return struct{}{}, nil
+	})
+	return err
+}
+
+// deleteEnvironment deletes t's environment with everything in it; 404
+// means it is already gone. The caches of the environment (existence,
+// public key) are dropped: one created again later has a new key pair.
+func (s *Store) deleteEnvironment(ctx context.Context, t target.Target) error {
+	gh := s.gh()
+	req, err := gh.NewRequest(http.MethodDelete, envPath(t), nil)
+	if err != nil {
+		return &stepError{step: stepLocal, err: err}
+	}
+	_, err = gh.Do(ctx, req, nil)
+	if err != nil && statusOf(err) != http.StatusNotFound {
+		return &stepError{step: stepEnvDel, err: err, note: "the secret itself was deleted"}
+	}
+	s.envs.drop(ctx, envKey(t), func(struct{}) bool { return true })
+	s.keys.drop(ctx, scopeKey(t), func(publicKey) bool { return true })
+	return nil
 }
 
 func (s *Store) publicKey(ctx context.Context, t target.Target) (publicKey, error) {

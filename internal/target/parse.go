@@ -51,6 +51,11 @@ type Target struct {
 	Visibility    string   // organization secrets: all, private, selected
 	SelectedRepos []string // repository names, with Visibility selected
 
+	// CreateEnvironment (environment secrets, ?create_environment=true):
+	// create the environment when it is missing, and delete it together
+	// with the secret, as for an environment made for one preview.
+	CreateEnvironment bool
+
 	// GitLab
 	Project          string // full path ("group/sub/project") or numeric id
 	Group            string // full path or numeric id
@@ -69,7 +74,11 @@ func (t Target) String() string {
 	case KindRepoSecret:
 		return fmt.Sprintf("github://%s/%s/secrets/%s", t.Owner, t.Repo, t.Name)
 	case KindEnvSecret:
-		return fmt.Sprintf("github://%s/%s/environments/%s/secrets/%s", t.Owner, t.Repo, url.PathEscape(t.Environment), t.Name)
+		s := fmt.Sprintf("github://%s/%s/environments/%s/secrets/%s", t.Owner, t.Repo, url.PathEscape(t.Environment), t.Name)
+		if t.CreateEnvironment {
+			s += "?create_environment=true"
+		}
+		return s
 	case KindDependabot:
 		return fmt.Sprintf("github://%s/%s/dependabot/secrets/%s", t.Owner, t.Repo, t.Name)
 	case KindOrgSecret:
@@ -244,7 +253,7 @@ func parseGitHub(raw, rest string) (Target, error) {
 	}
 	allowedNone := func() error {
 		if query != "" {
-			return fmt.Errorf("target %q: options are only for organization secrets", raw)
+			return fmt.Errorf("target %q: options are only for organization secrets (visibility=, repos=) and environment secrets (create_environment=)", raw)
 		}
 		return nil
 	}
@@ -301,7 +310,18 @@ func parseGitHub(raw, rest string) (Target, error) {
 			return Target{}, fmt.Errorf("target %q: %q is not a valid environment name", raw, segs[3])
 		}
 		t := Target{Scheme: GitHub, Kind: KindEnvSecret, Owner: segs[0], Repo: segs[1], Environment: env, Name: segs[5]}
-		return t, firstErr(allowedNone(), validOwnerRepo(raw, t.Owner, t.Repo), validGitHubName(raw, t.Name))
+		q, err := parseQuery(raw, query, "create_environment")
+		if err != nil {
+			return Target{}, err
+		}
+		if _, set := q["create_environment"]; set {
+			b, err := strconv.ParseBool(q.Get("create_environment"))
+			if err != nil {
+				return Target{}, fmt.Errorf("target %q: create_environment must be true or false", raw)
+			}
+			t.CreateEnvironment = b
+		}
+		return t, firstErr(validOwnerRepo(raw, t.Owner, t.Repo), validGitHubName(raw, t.Name))
 	}
 	return Target{}, fmt.Errorf("target %q: not a GitHub secret address; use github://OWNER/REPO/secrets/NAME, github://OWNER/REPO/environments/ENV/secrets/NAME, github://orgs/ORG/secrets/NAME or github://OWNER/REPO/dependabot/secrets/NAME", raw)
 }

@@ -21,6 +21,9 @@ func TestParse(t *testing.T) {
 		{raw: "github://acme/app/secrets/ASTRO_API_TOKEN", want: Target{Scheme: GitHub, Kind: KindRepoSecret, Owner: "acme", Repo: "app", Name: "ASTRO_API_TOKEN"}},
 		{raw: "github://acme/app/environments/preview%2Ffeature-x/secrets/TOK", want: Target{Scheme: GitHub, Kind: KindEnvSecret, Owner: "acme", Repo: "app", Environment: "preview/feature-x", Name: "TOK"}},
 		{raw: "github://acme/app/environments/production/secrets/TOK", want: Target{Scheme: GitHub, Kind: KindEnvSecret, Owner: "acme", Repo: "app", Environment: "production", Name: "TOK"}},
+		{raw: "github://acme/app/environments/preview-feature-x/secrets/TOK?create_environment=true", want: Target{Scheme: GitHub, Kind: KindEnvSecret, Owner: "acme", Repo: "app", Environment: "preview-feature-x", Name: "TOK", CreateEnvironment: true}},
+		{raw: "github://acme/app/environments/preview%2Ffeature-x/secrets/TOK?create_environment=1", str: "github://acme/app/environments/preview%2Ffeature-x/secrets/TOK?create_environment=true", want: Target{Scheme: GitHub, Kind: KindEnvSecret, Owner: "acme", Repo: "app", Environment: "preview/feature-x", Name: "TOK", CreateEnvironment: true}},
+		{raw: "github://acme/app/environments/production/secrets/TOK?create_environment=false", str: "github://acme/app/environments/production/secrets/TOK", want: Target{Scheme: GitHub, Kind: KindEnvSecret, Owner: "acme", Repo: "app", Environment: "production", Name: "TOK"}},
 		{raw: "github://orgs/acme/secrets/TOK", want: Target{Scheme: GitHub, Kind: KindOrgSecret, Org: "acme", Name: "TOK", Visibility: "private"}},
 		{raw: "github://orgs/acme/secrets/TOK?visibility=all", want: Target{Scheme: GitHub, Kind: KindOrgSecret, Org: "acme", Name: "TOK", Visibility: "all"}},
 		{raw: "github://orgs/acme/secrets/TOK?visibility=selected&repos=a,b", want: Target{Scheme: GitHub, Kind: KindOrgSecret, Org: "acme", Name: "TOK", Visibility: "selected", SelectedRepos: []string{"a", "b"}}},
@@ -88,6 +91,28 @@ func TestParseRejects(t *testing.T) {
 		"gitlab://grp/../proj/variables/K":                      "not a GitLab group or project path",
 		"gitlab://grp/proj/variables/K?protected=maybe":         "protected must be",
 		"gitlab://grp/proj/variables/K?masked=false":            "unknown option",
+	}
+	for raw, want := range tests {
+		t.Run(raw, func(t *testing.T) {
+			t.Parallel()
+			_, err := Parse(raw, Defaults{})
+			if err == nil || !strings.Contains(err.Error(), want) {
+				t.Fatalf("err = %v, want %q", err, want)
+			}
+		})
+	}
+}
+
+// create_environment is an option of environment secrets only.
+func TestParseCreateEnvironmentRejects(t *testing.T) {
+	t.Parallel()
+	tests := map[string]string{
+		"github://acme/app/secrets/TOK?create_environment=true":                 "options are only for organization secrets",
+		"github://acme/app/dependabot/secrets/TOK?create_environment=true":      "options are only for organization secrets",
+		"github://orgs/acme/secrets/TOK?create_environment=true":                "unknown option",
+		"github://acme/app/environments/e/secrets/TOK?create_environment=maybe": "create_environment must be true or false",
+		"github://acme/app/environments/e/secrets/TOK?create_environment":       "create_environment must be true or false",
+		"github://acme/app/environments/e/secrets/TOK?visibility=all":           "unknown option",
 	}
 	for raw, want := range tests {
 		t.Run(raw, func(t *testing.T) {
