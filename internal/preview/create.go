@@ -175,7 +175,8 @@ func (e *Engine) ensureToken(ctx context.Context, d *astro.Deployment, req Reque
 			Name: "preview " + d.Name, Description: fmt.Sprintf("Token of preview %s (branch %q).", d.Name, truncate(req.Branch, 200)),
 			Role: role, Scope: astro.ScopeDeployment, EntityID: d.ID, ExpiryDays: req.TokenExpiryDays,
 		},
-		Targets: targets,
+		Targets:     targets,
+		Preflighted: true, // before the Deployment was created
 	})
 	if out != nil {
 		res.Token, res.Targets = out.Token, out.Targets

@@ -14,6 +14,8 @@ type CreateRequest struct {
 	Token   astro.CreateTokenRequest
 	Targets []target.Target
 	DryRun  bool
+	// Preflighted: the caller already proved the targets writable.
+	Preflighted bool
 }
 
 // CreateOutcome of Create.
@@ -25,8 +27,9 @@ type CreateOutcome struct {
 }
 
 // Create makes a token and writes its value to every target: preflight,
-// create (reconciled if the answer is lost), test, write. The token carries a
-// marker so later rotations and listings know astro-ci manages it.
+// create (reconciled if the answer is lost), test, write, commit. The token
+// carries a marker so later rotations and listings know astro-ci manages
+// it, and whether its value reached every target (current) or not (pending).
 func (e *Engine) Create(ctx context.Context, req CreateRequest) (*CreateOutcome, error) {
 	out := &CreateOutcome{DryRun: req.DryRun}
 	if req.DryRun {
@@ -43,10 +46,14 @@ func (e *Engine) Create(ctx context.Context, req CreateRequest) (*CreateOutcome,
 		}
 		return out, nil
 	}
-	if err := e.preflight(ctx, req.Targets, nil); err != nil {
-		return out, err
+	if !req.Preflighted {
+		if err := e.preflight(ctx, req.Targets, nil); err != nil {
+			return out, err
+		}
 	}
-	mk := Marker{Gen: 0, State: Current, Run: e.nonce()}
+	// Pending until every target holds the value, like a rotation's token:
+	// a later run knows a pending token's value may be nowhere.
+	mk := Marker{Gen: 0, State: Pending, Run: e.nonce()}
 	body := req.Token
 	body.Description = WithMarker(body.Description, mk)
 	like := &astro.Token{Scope: body.Scope, Roles: []astro.Role{{EntityType: string(body.Scope), EntityID: body.EntityID}}}
@@ -86,6 +93,10 @@ func (e *Engine) Create(ctx context.Context, req CreateRequest) (*CreateOutcome,
 			return out, drop(werr)
 		}
 		return out, fmt.Errorf("%w; the token is in the targets marked written. To put a value in every target, rotate it: astro-ci token rotate --token-id %s plus every --target", werr, nt.ID)
+	}
+	mk.State = Current
+	if _, err := e.Astro.UpdateToken(ctx, nt.ID, astro.UpdateTokenRequest{Name: nt.Name, Description: WithMarker(req.Token.Description, mk)}); err != nil {
+		return out, fmt.Errorf("every target holds token %s, but marking it current failed: %w", nt.ID, err)
 	}
 	return out, nil
 }

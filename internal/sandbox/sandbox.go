@@ -4,6 +4,7 @@
 package sandbox
 
 import (
+	"crypto/rand"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
@@ -15,6 +16,7 @@ import (
 	"time"
 
 	"github.com/astro-ci/astro-ci/internal/astrofake"
+	"github.com/astro-ci/astro-ci/internal/githubfake"
 )
 
 // Seed ids are fixed so that scripts and docs can name them.
@@ -24,9 +26,16 @@ const (
 	DeploymentID = "clsandboxdep0000000000001"
 )
 
+// GitHub seeds: the repository of the demo and its fine-grained PAT.
+const (
+	GitHubOwner = "acme"
+	GitHubRepo  = "airflow-dags"
+)
+
 // Sandbox holds the fakes.
 type Sandbox struct {
-	Astro *astrofake.Server
+	Astro  *astrofake.Server
+	GitHub *githubfake.Server
 	// Env is what to export to point astro-ci at the sandbox; it holds the
 	// seeded tokens' values (fake credentials, valid only here).
 	Env map[string]string
@@ -51,9 +60,13 @@ func New(baseURL string, o Options) *Sandbox {
 		ready = 3 * time.Second
 	}
 	a := astrofake.New(astrofake.Options{Now: o.Now, DeploymentReadyAfter: ready})
-	s := &Sandbox{Astro: a, Env: map[string]string{}, mux: http.NewServeMux()}
+	gh := githubfake.New(githubfake.Options{Now: o.Now})
+	s := &Sandbox{Astro: a, GitHub: gh, Env: map[string]string{}, mux: http.NewServeMux()}
 	s.seed(baseURL)
+	s.seedGitHub(baseURL)
 	s.mux.Handle("/v1/", a)
+	// Served like GitHub Enterprise Server: GITHUB_API_URL=<base>/github/api/v3.
+	s.mux.Handle("/github/", http.StripPrefix("/github", gh))
 	s.mux.HandleFunc("GET /_sandbox/state", s.state)
 	s.mux.HandleFunc("POST /_sandbox/authenticates", s.authenticates)
 	return s
@@ -91,6 +104,20 @@ func (s *Sandbox) seed(baseURL string) {
 	s.Env["ASTRO_SANDBOX_DEPLOYMENT_ID"] = DeploymentID
 }
 
+func (s *Sandbox) seedGitHub(baseURL string) {
+	gh := s.GitHub
+	gh.AddOrg(GitHubOwner)
+	gh.AddRepo(GitHubOwner, GitHubRepo, true)
+	gh.AddEnvironment(GitHubOwner, GitHubRepo, "production")
+	pat := "github_pat_sandbox_" + randomHex(16)
+	gh.AddToken(pat, githubfake.TokenPerms{Label: "sandbox PAT", Perms: map[string]string{
+		"secrets": "write", "environments": "read", "administration": "write", "organization_secrets": "write", "dependabot_secrets": "write",
+	}})
+	s.Env["GITHUB_API_URL"] = baseURL + "/github/api/v3"
+	s.Env["ASTRO_CI_GITHUB_TOKEN"] = pat
+	s.Env["ASTRO_SANDBOX_GITHUB_REPOSITORY"] = GitHubOwner + "/" + GitHubRepo
+}
+
 // ServeHTTP serves every fake and the sandbox's own inspection routes.
 func (s *Sandbox) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.mux.ServeHTTP(w, r) }
 
@@ -119,8 +146,19 @@ func Fingerprint(v string) string {
 // State is what /_sandbox/state returns: what each fake holds, values as
 // fingerprints only.
 type State struct {
-	Tokens      []TokenState      `json:"tokens"`
-	Deployments []DeploymentState `json:"deployments"`
+	Tokens        []TokenState      `json:"tokens"`
+	Deployments   []DeploymentState `json:"deployments"`
+	GitHubSecrets []SecretState     `json:"githubSecrets"`
+}
+
+// SecretState is one forge secret or variable: where, and a fingerprint of
+// its value with the Astro token it authenticates as, if any.
+type SecretState struct {
+	Scope       string `json:"scope"`
+	Name        string `json:"name"`
+	Fingerprint string `json:"fingerprint"`
+	TokenID     string `json:"tokenId,omitempty"`
+	Valid       bool   `json:"valid"`
 }
 
 // TokenState is one live Astro token.
@@ -157,6 +195,15 @@ func (s *Sandbox) Snapshot() State {
 	for _, d := range s.Astro.Deployments() {
 		st.Deployments = append(st.Deployments, DeploymentState{ID: d.ID, Name: d.Name, Description: d.Description, Status: d.Status, WorkspaceID: d.WorkspaceID})
 	}
+	for _, scope := range s.githubScopes() {
+		for _, name := range s.GitHub.SecretNames(scope) {
+			info, ok := s.GitHub.Secret(scope, name)
+			if !ok {
+				continue
+			}
+			st.GitHubSecrets = append(st.GitHubSecrets, s.secretState(scope, name, info.Value))
+		}
+	}
 	return st
 }
 
@@ -175,4 +222,28 @@ func (s *Sandbox) authenticates(w http.ResponseWriter, r *http.Request) {
 	id, ok := s.Astro.TokenIDForValue(v)
 	w.Header().Set("Content-Type", "application/json")
 	_ = json.NewEncoder(w).Encode(map[string]any{"valid": ok && s.Astro.Authenticates(v), "tokenId": id, "fingerprint": Fingerprint(v)})
+}
+
+func (s *Sandbox) secretState(scope, name, value string) SecretState {
+	id, _ := s.Astro.TokenIDForValue(value)
+	return SecretState{Scope: scope, Name: name, Fingerprint: Fingerprint(value), TokenID: id, Valid: s.Astro.Authenticates(value)}
+}
+
+// githubScopes lists the secret scopes of the seeded repository, its
+// environments (including ones made for previews) and organization.
+func (s *Sandbox) githubScopes() []string {
+	repo := GitHubOwner + "/" + GitHubRepo
+	scopes := []string{"repo:" + repo, "dependabot:" + repo, "org:" + GitHubOwner}
+	for _, env := range s.GitHub.Environments(GitHubOwner, GitHubRepo) {
+		scopes = append(scopes, "env:"+repo+"/"+env)
+	}
+	return scopes
+}
+
+func randomHex(n int) string {
+	b := make([]byte, n)
+	if _, err := rand.Read(b); err != nil {
+		panic(err)
+	}
+	return hex.EncodeToString(b)
 }
