@@ -2,7 +2,7 @@
 # make demo: the real astro-ci binary against the local sandbox (fake Astro,
 # GitHub and GitLab APIs on 127.0.0.1). No credentials, no network.
 # Token values never reach this terminal: they live in files under $work and
-# are shown as fingerprints by astro-sandbox.
+# in the fakes, and astro-sandbox shows them as fingerprints.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bin=${BIN:-bin}
@@ -11,31 +11,48 @@ trap 'kill "${sandbox_pid:-}" 2>/dev/null || true; rm -rf "$work"' EXIT
 
 step() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
 run() { printf '$ %s\n' "$*"; "$@"; }
+# secrets: what the fake forges hold, as fingerprints and the token each authenticates as.
+secrets() { astro-sandbox state -summary; }
 
-"$bin/astro-sandbox" serve -env-file "$work/sandbox.env" -deployment-ready-after 2s &
+"$bin/astro-sandbox" serve -env-file "$work/sandbox.env" -deployment-ready-after 5s &
 sandbox_pid=$!
 for _ in $(seq 100); do [ -s "$work/sandbox.env" ] && break; sleep 0.05; done
 set -a; . "$work/sandbox.env"; set +a
 export PATH="$PWD/$bin:$PATH"
+repo=$ASTRO_SANDBOX_GITHUB_REPOSITORY
 
 step "1. Check the token in ASTRO_API_TOKEN, then every token (exit 1: deploy-bot expires within 3 days)"
 run astro-ci token check
 run astro-ci token check --all || echo "(exit $? as expected)"
 
 step "2. Dry run of a self-rotation: the plan, nothing changes"
-run astro-ci token rotate --dry-run --target "file://$work/astro-api-token"
+run astro-ci token rotate --dry-run --target "github://$repo/secrets/ASTRO_API_TOKEN"
 
-step "3. Rotate ASTRO_API_TOKEN itself with the default overlap strategy (zero downtime)"
-run astro-ci token rotate --target "file://$work/astro-api-token"
-run astro-sandbox check -file "$work/astro-api-token"
+step "3. Rotate ASTRO_API_TOKEN itself (overlap: zero downtime) into a GitHub secret and a local file"
+run astro-ci token rotate --target "github://$repo/secrets/ASTRO_API_TOKEN" --target "file://$work/astro-api-token"
+secrets
 ASTRO_API_TOKEN=$(cat "$work/astro-api-token"); export ASTRO_API_TOKEN
 
-step "4. Rotate deploy-bot in place (Astro's rotate: same id, old value dies at once)"
-run astro-ci token rotate --token-name deploy-bot --strategy rotate --target "file://$work/deploy-bot-token"
-run astro-sandbox check -file "$work/deploy-bot-token"
+step "4. Rotate deploy-bot in place (Astro's rotate) into a GitHub environment secret"
+run astro-ci token rotate --token-name deploy-bot --strategy rotate --target "github://$repo/environments/production/secrets/ASTRO_API_TOKEN"
+secrets
 
 step "5. Scheduled-job style: rotate only when due (it is not any more)"
-run astro-ci token rotate --token-name deploy-bot --if-expires-within 14d --target "file://$work/deploy-bot-token"
+run astro-ci token rotate --token-name deploy-bot --if-expires-within 14d --target "github://$repo/environments/production/secrets/ASTRO_API_TOKEN"
 
-step "6. Check again: everything is fresh"
+step "6. Branch feature/orders-dag created: a preview Deployment with its own token, waited for"
+export ASTRO_PREVIEW_SECRET_WAREHOUSE_PASSWORD=demo-only-not-a-real-secret
+preview_target="github://$repo/environments/preview-{slug}/secrets/ASTRO_API_TOKEN?create_environment=true"
+run astro-ci preview create --base-deployment production --branch feature/orders-dag --wait --timeout 2m --token-target "$preview_target"
+secrets
+
+step "7. The same event again: the preview is found, nothing is duplicated"
+run astro-ci preview create --base-deployment production --branch feature/orders-dag --token-target "$preview_target"
+
+step "8. Branch deleted: preview, its token, its secret and environment go; deleting again is fine"
+run astro-ci preview delete --base-deployment production --branch feature/orders-dag --token-target "$preview_target"
+run astro-ci preview delete --base-deployment production --branch feature/orders-dag --token-target "$preview_target"
+secrets
+
+step "9. Check again: everything is fresh"
 run astro-ci token check --all

@@ -115,14 +115,36 @@ func state(args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("state", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	url := fs.String("url", os.Getenv("ASTRO_SANDBOX_URL"), "sandbox base URL")
+	summary := fs.Bool("summary", false, "one line per forge secret instead of JSON")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
-	var st json.RawMessage
+	if !*summary {
+		var st json.RawMessage
+		if err := getJSON(*url+"/_sandbox/state", &st); err != nil {
+			return err
+		}
+		_, err := fmt.Fprintln(stdout, string(st))
+		return err
+	}
+	var st State
 	if err := getJSON(*url+"/_sandbox/state", &st); err != nil {
 		return err
 	}
-	_, err := fmt.Fprintln(stdout, string(st))
+	names := map[string]string{}
+	for _, t := range st.Tokens {
+		names[t.ID] = t.Name
+	}
+	for _, list := range [][]SecretState{st.GitHubSecrets, st.GitLabVariables} {
+		for _, v := range list {
+			status := "INVALID in Astro"
+			if v.Valid {
+				status = "valid as " + names[v.TokenID]
+			}
+			fmt.Fprintf(stdout, "  %-64s %s  %s\n", v.Scope+" "+v.Name, v.Fingerprint, status)
+		}
+	}
+	_, err := fmt.Fprintf(stdout, "  Astro: %d tokens, %d deployments\n", len(st.Tokens), len(st.Deployments))
 	return err
 }
 

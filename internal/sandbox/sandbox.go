@@ -149,6 +149,8 @@ type State struct {
 	Tokens        []TokenState      `json:"tokens"`
 	Deployments   []DeploymentState `json:"deployments"`
 	GitHubSecrets []SecretState     `json:"githubSecrets"`
+	// GitLabVariables: filled once the GitLab fake is served.
+	GitLabVariables []SecretState `json:"gitlabVariables"`
 }
 
 // SecretState is one forge secret or variable: where, and a fingerprint of
