@@ -1,0 +1,481 @@
+package gitlabfake
+
+import (
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+)
+
+// Access levels, as GitLab numbers them.
+const (
+	Guest      = 10
+	Reporter   = 20
+	Developer  = 30
+	Maintainer = 40
+	Owner      = 50
+)
+
+// Options configure a Server. The zero value is usable.
+type Options struct {
+	// Now is the fake's clock (token created_at / expires_at). Default
+	// time.Now.
+	Now func() time.Time
+}
+
+// TokenPerms describe a personal, project or group access token.
+type TokenPerms struct {
+	Name    string         // default "token-<id>"
+	Scopes  []string       // "api", "read_api", ...
+	Roles   map[string]int // full path of a group or project → access level; inherited downwards
+	Expired bool
+	Revoked bool
+}
+
+// Variable is a stored CI/CD variable.
+type Variable struct {
+	Key              string
+	Value            string
+	VariableType     string // env_var or file
+	Protected        bool
+	Masked           bool
+	Hidden           bool
+	Raw              bool
+	EnvironmentScope string
+	Description      string
+}
+
+// Request is one entry of the request log. It never holds a variable value
+// or a token.
+type Request struct {
+	Method string
+	Path   string     // escaped path as sent, e.g. /api/v4/projects/acme%2Fweb/variables/KEY
+	Query  url.Values // parsed query string
+	// Params are the parameters the fake read (query and body, flattened:
+	// "filter[environment_scope]"); a "value" parameter reads "<redacted>".
+	Params map[string]string
+	Status int  // 0 when the connection was dropped
+	Fault  bool // a fault shaped this response
+}
+
+// Fault makes the server misbehave for matching requests; the first active
+// matching fault (in injection order) applies.
+type Fault struct {
+	Method       string        // "" = any
+	PathContains string        // matched against the escaped and the decoded path; "" = any
+	Status       int           // answer with this status instead of handling; 0 = handle normally
+	RetryAfter   string        // Retry-After header sent with Status
+	Header       http.Header   // more headers sent with Status (e.g. RateLimit-Reset)
+	Latency      time.Duration // wait before handling (ends early when the client goes away)
+	Drop         bool          // close the connection without an answer
+	AfterApply   bool          // handle the request first, then answer Status / Drop (a lost response)
+	Times        int           // requests affected; 0 = unlimited
+}
+
+// Server is the fake. It implements http.Handler and is safe for concurrent
+// use.
+type Server struct {
+	now func() time.Time
+
+	mu       sync.Mutex
+	groups   map[int]*namespace
+	projects map[int]*namespace
+	byPath   map[string]*namespace // lower-case full path → group or project
+	tokens   map[string]*token
+	nextID   struct{ group, project, token int }
+
+	logMu    sync.Mutex
+	requests []Request
+	faults   []*faultEntry
+	faultSeq int
+}
+
+type namespace struct {
+	id       int
+	isGroup  bool
+	fullPath string
+	parent   *namespace // nil for a top-level group
+	vars     []*variable
+}
+
+type variable struct {
+	Variable
+}
+
+type token struct {
+	id         int
+	name       string
+	scopes     []string
+	roles      map[string]int // lower-case path
+	expired    bool
+	revoked    bool
+	job        bool
+	jobProject string
+	created    time.Time
+}
+
+type faultEntry struct {
+	id   int
+	f    Fault
+	used int
+}
+
+// New returns an empty Server.
+func New(o Options) *Server {
+	s := &Server{
+		now:      o.Now,
+		groups:   map[int]*namespace{},
+		projects: map[int]*namespace{},
+		byPath:   map[string]*namespace{},
+		tokens:   map[string]*token{},
+	}
+	if s.now == nil {
+		s.now = time.Now
+	}
+	// Groups and projects are numbered apart, so a group id used as a
+	// project id (or the reverse) finds nothing, as it usually would.
+	s.nextID.group, s.nextID.project, s.nextID.token = 100, 1000, 1
+	return s
+}
+
+// ---------------------------------------------------------------------------
+// Seeding
+
+// AddGroup adds a group (and its missing parents) and returns its id. An
+// existing group's id is returned as is. It panics on a path that is a
+// project or is empty.
+func (s *Server) AddGroup(fullPath string) (id int) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.addGroupLocked(fullPath).id
+}
+
+func (s *Server) addGroupLocked(fullPath string) *namespace {
+	fullPath = strings.Trim(fullPath, "/")
+	if fullPath == "" {
+		panic("gitlabfake: empty group path")
+	}
+	if ns, ok := s.byPath[strings.ToLower(fullPath)]; ok {
+		if !ns.isGroup {
+			panic(fmt.Sprintf("gitlabfake: %q is a project", fullPath))
+		}
+		return ns
+	}
+	var parent *namespace
+	if i := strings.LastIndex(fullPath, "/"); i >= 0 {
+		parent = s.addGroupLocked(fullPath[:i])
+	}
+	s.nextID.group++
+	ns := &namespace{id: s.nextID.group, isGroup: true, fullPath: fullPath, parent: parent}
+	s.groups[ns.id] = ns
+	s.byPath[strings.ToLower(fullPath)] = ns
+	return ns
+}
+
+// AddProject adds a project "group[/sub...]/project", creating its parent
+// groups as needed, and returns its id (an existing project's id as is).
+func (s *Server) AddProject(fullPath string) (id int) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	fullPath = strings.Trim(fullPath, "/")
+	i := strings.LastIndex(fullPath, "/")
+	if i <= 0 || i == len(fullPath)-1 {
+		panic(fmt.Sprintf("gitlabfake: project path %q needs a group", fullPath))
+	}
+	if ns, ok := s.byPath[strings.ToLower(fullPath)]; ok {
+		if ns.isGroup {
+			panic(fmt.Sprintf("gitlabfake: %q is a group", fullPath))
+		}
+		return ns.id
+	}
+	parent := s.addGroupLocked(fullPath[:i])
+	s.nextID.project++
+	ns := &namespace{id: s.nextID.project, fullPath: fullPath, parent: parent}
+	s.projects[ns.id] = ns
+	s.byPath[strings.ToLower(fullPath)] = ns
+	return ns.id
+}
+
+// AddToken registers a personal, project or group access token.
+func (s *Server) AddToken(value string, p TokenPerms) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.nextID.token++
+	t := &token{
+		id:      s.nextID.token,
+		name:    p.Name,
+		scopes:  slices.Clone(p.Scopes),
+		roles:   map[string]int{},
+		expired: p.Expired,
+		revoked: p.Revoked,
+		created: s.now().UTC(),
+	}
+	if t.name == "" {
+		t.name = "token-" + strconv.Itoa(t.id)
+	}
+	for path, lvl := range p.Roles {
+		t.roles[strings.ToLower(strings.Trim(path, "/"))] = lvl
+	}
+	s.tokens[value] = t
+}
+
+// AddJobToken registers a CI_JOB_TOKEN of a job in projectPath. The
+// variables API never accepts it (see the package documentation).
+func (s *Server) AddJobToken(value string, projectPath string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.nextID.token++
+	s.tokens[value] = &token{id: s.nextID.token, job: true, jobProject: projectPath, roles: map[string]int{}, created: s.now().UTC()}
+}
+
+// SetProjectVariable stores v in project (path or id) as is, without
+// validation, replacing the variable with the same key and scope. For
+// seeding states a test needs (an unmasked or hidden variable, say).
+func (s *Server) SetProjectVariable(project string, v Variable) {
+	s.setVariable(project, false, v)
+}
+
+// SetGroupVariable is SetProjectVariable for a group.
+func (s *Server) SetGroupVariable(group string, v Variable) {
+	s.setVariable(group, true, v)
+}
+
+func (s *Server) setVariable(pathOrID string, group bool, v Variable) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	ns := s.lookupLocked(pathOrID, group)
+	if ns == nil {
+		panic(fmt.Sprintf("gitlabfake: no such project or group %q", pathOrID))
+	}
+	if v.EnvironmentScope == "" {
+		v.EnvironmentScope = "*"
+	}
+	if v.VariableType == "" {
+		v.VariableType = "env_var"
+	}
+	if v.Hidden {
+		v.Masked = true
+	}
+	for _, x := range ns.vars {
+		if x.Key == v.Key && x.EnvironmentScope == v.EnvironmentScope {
+			x.Variable = v
+			return
+		}
+	}
+	ns.vars = append(ns.vars, &variable{Variable: v})
+}
+
+// ---------------------------------------------------------------------------
+// Inspection
+
+// ProjectVariable returns the variable key in envScope ("" means "*") of
+// project (full path or id).
+func (s *Server) ProjectVariable(project, key, envScope string) (Variable, bool) {
+	return s.variable(project, false, key, envScope)
+}
+
+// GroupVariable returns the variable key in envScope ("" means "*") of group.
+func (s *Server) GroupVariable(group, key, envScope string) (Variable, bool) {
+	return s.variable(group, true, key, envScope)
+}
+
+func (s *Server) variable(pathOrID string, group bool, key, envScope string) (Variable, bool) {
+	if envScope == "" {
+		envScope = "*"
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	ns := s.lookupLocked(pathOrID, group)
+	if ns == nil {
+		return Variable{}, false
+	}
+	for _, v := range ns.vars {
+		if v.Key == key && v.EnvironmentScope == envScope {
+			return v.Variable, true
+		}
+	}
+	return Variable{}, false
+}
+
+// Variables returns every variable of a project, or else of a group, named
+// by full path or id, in creation order.
+func (s *Server) Variables(pathOrID string) []Variable {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	ns := s.lookupLocked(pathOrID, false)
+	if ns == nil {
+		ns = s.lookupLocked(pathOrID, true)
+	}
+	if ns == nil {
+		return nil
+	}
+	out := make([]Variable, 0, len(ns.vars))
+	for _, v := range ns.vars {
+		out = append(out, v.Variable)
+	}
+	return out
+}
+
+// Requests returns a copy of the request log.
+func (s *Server) Requests() []Request {
+	s.logMu.Lock()
+	defer s.logMu.Unlock()
+	return slices.Clone(s.requests)
+}
+
+// ResetRequests empties the request log.
+func (s *Server) ResetRequests() {
+	s.logMu.Lock()
+	s.requests = nil
+	s.logMu.Unlock()
+}
+
+// lookupLocked finds a project (group false) or group by numeric id or
+// case-insensitive full path.
+func (s *Server) lookupLocked(pathOrID string, group bool) *namespace {
+	if id, err := strconv.Atoi(pathOrID); err == nil {
+		if group {
+			return s.groups[id]
+		}
+		return s.projects[id]
+	}
+	ns := s.byPath[strings.ToLower(strings.Trim(pathOrID, "/"))]
+	if ns == nil || ns.isGroup != group {
+		return nil
+	}
+	return ns
+}
+
+// ---------------------------------------------------------------------------
+// Faults
+
+// InjectFault adds a fault; remove deletes it.
+func (s *Server) InjectFault(f Fault) (remove func()) {
+	s.logMu.Lock()
+	defer s.logMu.Unlock()
+	s.faultSeq++
+	e := &faultEntry{id: s.faultSeq, f: f}
+	s.faults = append(s.faults, e)
+	return func() {
+		s.logMu.Lock()
+		defer s.logMu.Unlock()
+		s.faults = slices.DeleteFunc(s.faults, func(x *faultEntry) bool { return x.id == e.id })
+	}
+}
+
+func (s *Server) takeFault(method, escaped, decoded string) *Fault {
+	s.logMu.Lock()
+	defer s.logMu.Unlock()
+	for _, e := range s.faults {
+		f := e.f
+		if f.Method != "" && !strings.EqualFold(f.Method, method) {
+			continue
+		}
+		if f.PathContains != "" && !strings.Contains(escaped, f.PathContains) && !strings.Contains(decoded, f.PathContains) {
+			continue
+		}
+		if f.Times > 0 && e.used >= f.Times {
+			continue
+		}
+		e.used++
+		return &f
+	}
+	return nil
+}
+
+func (s *Server) log(r Request) {
+	s.logMu.Lock()
+	s.requests = append(s.requests, r)
+	s.logMu.Unlock()
+}
+
+// ---------------------------------------------------------------------------
+// HTTP
+
+// ServeHTTP implements http.Handler.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	entry := Request{Method: r.Method, Path: r.URL.EscapedPath(), Query: r.URL.Query()}
+	f := s.takeFault(r.Method, r.URL.EscapedPath(), r.URL.Path)
+	if f != nil {
+		entry.Fault = true
+		if f.Latency > 0 {
+			t := time.NewTimer(f.Latency)
+			select {
+			case <-r.Context().Done():
+				t.Stop()
+				s.log(entry)
+				return
+			case <-t.C:
+			}
+		}
+		if f.Status != 0 || f.Drop {
+			if f.AfterApply {
+				rec := httptest.NewRecorder()
+				s.handle(rec, r, &entry)
+			}
+			entry.Status = f.Status
+			if f.Drop {
+				entry.Status = 0
+				s.log(entry)
+				// The server closes the connection without an answer and
+				// does not log this panic.
+				panic(http.ErrAbortHandler)
+			}
+			s.log(entry)
+			writeFault(w, f)
+			return
+		}
+	}
+	rw := &statusWriter{ResponseWriter: w}
+	if f != nil {
+		w.Header().Set("X-Fake-Fault", "1")
+	}
+	s.handle(rw, r, &entry)
+	entry.Status = rw.status
+	s.log(entry)
+}
+
+func writeFault(w http.ResponseWriter, f *Fault) {
+	h := w.Header()
+	for k, vs := range f.Header {
+		for _, v := range vs {
+			h.Add(k, v)
+		}
+	}
+	if f.RetryAfter != "" {
+		h.Set("Retry-After", f.RetryAfter)
+	}
+	h.Set("X-Fake-Fault", "1")
+	if f.Status == http.StatusTooManyRequests {
+		// GitLab's throttle (Rack::Attack) answers in plain text.
+		h.Set("Content-Type", "text/plain")
+		w.WriteHeader(f.Status)
+		_, _ = w.Write([]byte("Retry later\n"))
+		return
+	}
+	writeJSON(w, f.Status, map[string]string{"message": fmt.Sprintf("%d %s", f.Status, http.StatusText(f.Status))})
+}
+
+type statusWriter struct {
+	http.ResponseWriter
+	status int
+}
+
+func (w *statusWriter) WriteHeader(code int) {
+	if w.status == 0 {
+		w.status = code
+	}
+	w.ResponseWriter.WriteHeader(code)
+}
+
+func (w *statusWriter) Write(b []byte) (int, error) {
+	if w.status == 0 {
+		w.status = http.StatusOK
+	}
+	return w.ResponseWriter.Write(b)
+}
