@@ -1,7 +1,12 @@
 package cli
 
 import (
+	"context"
+	"sync"
+
 	"github.com/astro-ci/astro-ci/internal/githubstore"
+	"github.com/astro-ci/astro-ci/internal/gitlabstore"
+	"github.com/astro-ci/astro-ci/internal/secret"
 	"github.com/astro-ci/astro-ci/internal/target"
 	"github.com/astro-ci/astro-ci/internal/version"
 )
@@ -35,8 +40,59 @@ func (r *runner) forgeStores() (map[target.Scheme]target.Store, error) {
 		}
 		stores[target.GitHub] = s
 	}
+	glToken := c.GitLabToken
+	if glToken.IsZero() {
+		glToken = c.GitLabTokenFallback
+	}
+	switch {
+	case !glToken.IsZero():
+		s, err := gitlabstore.New(gitlabstore.Config{
+			BaseURL:    firstNonEmpty(c.GitLabAPIURLOverride, c.GitLabAPIURL),
+			Token:      glToken,
+			HTTPClient: r.m.HTTPClient,
+			Rand:       r.m.Rand,
+		})
+		if err != nil {
+			return nil, usagef("GitLab credentials: %v", err)
+		}
+		stores[target.GitLab] = &notingStore{Store: s, put: s.PutReport, rep: r}
+	case !c.CIJobToken.IsZero():
+		// Only CI_JOB_TOKEN: say why it cannot work, but only if a GitLab target needs it.
+		stores[target.GitLab] = refusingStore{gitlabstore.ErrJobToken}
+	}
 	return stores, nil
 }
+
+// notingStore passes on what a store notes about a successful write (GitLab:
+// "cannot make an existing variable hidden") as a warning.
+type notingStore struct {
+	target.Store
+	put  func(ctx context.Context, t target.Target, v secret.Value) (bool, string, error)
+	rep  *runner
+	once sync.Map
+}
+
+func (n *notingStore) Put(ctx context.Context, t target.Target, v secret.Value) error {
+	_, note, err := n.put(ctx, t, v)
+	if err == nil && note != "" {
+		if _, dup := n.once.LoadOrStore(t.String()+note, true); !dup {
+			n.rep.rep.Warnf("%s: %s", t, note)
+		}
+	}
+	return err
+}
+
+// refusingStore fails every operation with one explanation.
+type refusingStore struct{ err error }
+
+func (s refusingStore) Preflight(context.Context, target.Target, *secret.Value) error { return s.err }
+func (s refusingStore) Put(context.Context, target.Target, secret.Value) error        { return s.err }
+func (s refusingStore) Delete(context.Context, target.Target) error                   { return s.err }
+
+var (
+	_ target.Store = (*notingStore)(nil)
+	_ target.Store = refusingStore{}
+)
 
 func firstNonEmpty(ss ...string) string {
 	for _, s := range ss {

@@ -396,3 +396,11 @@ func (e *Engine) resolve(ctx context.Context, req Request) (*astro.Token, lineag
 		return t, l, err
 	}
 }
+
+// Resolve finds the token an id or a name means (neither: the engine's own),
+// following rotations: an id an overlap rotation replaced, or a name several
+// generations share, resolve to the current generation.
+func (e *Engine) Resolve(ctx context.Context, id, name string) (*astro.Token, error) {
+	t, _, err := e.resolve(ctx, Request{TokenID: id, TokenName: name})
+	return t, err
+}
