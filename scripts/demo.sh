@@ -20,6 +20,7 @@ for _ in $(seq 100); do [ -s "$work/sandbox.env" ] && break; sleep 0.05; done
 set -a; . "$work/sandbox.env"; set +a
 export PATH="$PWD/$bin:$PATH"
 repo=$ASTRO_SANDBOX_GITHUB_REPOSITORY
+project=$ASTRO_SANDBOX_GITLAB_PROJECT
 
 step "1. Check the token in ASTRO_API_TOKEN, then every token (exit 1: deploy-bot expires within 3 days)"
 run astro-ci token check
@@ -28,8 +29,9 @@ run astro-ci token check --all || echo "(exit $? as expected)"
 step "2. Dry run of a self-rotation: the plan, nothing changes"
 run astro-ci token rotate --dry-run --target "github://$repo/secrets/ASTRO_API_TOKEN"
 
-step "3. Rotate ASTRO_API_TOKEN itself (overlap: zero downtime) into a GitHub secret and a local file"
-run astro-ci token rotate --target "github://$repo/secrets/ASTRO_API_TOKEN" --target "file://$work/astro-api-token"
+step "3. Rotate ASTRO_API_TOKEN itself (overlap: zero downtime) into a GitHub secret, a GitLab variable and a local file"
+run astro-ci token rotate --target "github://$repo/secrets/ASTRO_API_TOKEN" \
+	--target "gitlab://$project/variables/ASTRO_API_TOKEN?protected=true&hidden=true" --target "file://$work/astro-api-token"
 secrets
 ASTRO_API_TOKEN=$(cat "$work/astro-api-token"); export ASTRO_API_TOKEN
 
@@ -43,15 +45,18 @@ run astro-ci token rotate --token-name deploy-bot --if-expires-within 14d --targ
 step "6. Branch feature/orders-dag created: a preview Deployment with its own token, waited for"
 export ASTRO_PREVIEW_SECRET_WAREHOUSE_PASSWORD=demo-only-not-a-real-secret
 preview_target="github://$repo/environments/preview-{slug}/secrets/ASTRO_API_TOKEN?create_environment=true"
-run astro-ci preview create --base-deployment production --branch feature/orders-dag --wait --timeout 2m --token-target "$preview_target"
+run astro-ci preview create --base-deployment production --branch feature/orders-dag --wait --timeout 2m --token-target "$preview_target" \
+	--token-target "gitlab://$project/variables/ASTRO_API_TOKEN?environment_scope=review/{slug}"
 secrets
 
 step "7. The same event again: the preview is found, nothing is duplicated"
 run astro-ci preview create --base-deployment production --branch feature/orders-dag --token-target "$preview_target"
 
 step "8. Branch deleted: preview, its token, its secret and environment go; deleting again is fine"
-run astro-ci preview delete --base-deployment production --branch feature/orders-dag --token-target "$preview_target"
-run astro-ci preview delete --base-deployment production --branch feature/orders-dag --token-target "$preview_target"
+run astro-ci preview delete --base-deployment production --branch feature/orders-dag --token-target "$preview_target" \
+	--token-target "gitlab://$project/variables/ASTRO_API_TOKEN?environment_scope=review/{slug}"
+run astro-ci preview delete --base-deployment production --branch feature/orders-dag --token-target "$preview_target" \
+	--token-target "gitlab://$project/variables/ASTRO_API_TOKEN?environment_scope=review/{slug}"
 secrets
 
 step "9. Check again: everything is fresh"

@@ -80,7 +80,7 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		if err != nil {
 			return err
 		}
-		fmt.Fprintf(stdout, "astro-sandbox: serving fake Astro API at %s/v1; environment for astro-ci in %s\n", base, *envFile)
+		fmt.Fprintf(stdout, "astro-sandbox: serving fake Astro (%[1]s/v1), GitHub (%[1]s/github/api/v3) and GitLab (%[1]s/gitlab/api/v4) APIs; environment for astro-ci in %[2]s\n", base, *envFile)
 	} else {
 		fmt.Fprintf(stdout, "astro-sandbox: serving fake Astro API at %s/v1 (use -env-file to get credentials)\n", base)
 	}
@@ -141,7 +141,7 @@ func state(args []string, stdout, stderr io.Writer) error {
 			if v.Valid {
 				status = "valid as " + names[v.TokenID]
 			}
-			fmt.Fprintf(stdout, "  %-64s %s  %s\n", v.Scope+" "+v.Name, v.Fingerprint, status)
+			fmt.Fprintf(stdout, "  %-64s %s  %s %s\n", v.Scope+" "+v.Name, v.Fingerprint, status, v.Note)
 		}
 	}
 	_, err := fmt.Fprintf(stdout, "  Astro: %d tokens, %d deployments\n", len(st.Tokens), len(st.Deployments))

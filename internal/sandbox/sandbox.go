@@ -17,6 +17,7 @@ import (
 
 	"github.com/astro-ci/astro-ci/internal/astrofake"
 	"github.com/astro-ci/astro-ci/internal/githubfake"
+	"github.com/astro-ci/astro-ci/internal/gitlabfake"
 )
 
 // Seed ids are fixed so that scripts and docs can name them.
@@ -36,6 +37,7 @@ const (
 type Sandbox struct {
 	Astro  *astrofake.Server
 	GitHub *githubfake.Server
+	GitLab *gitlabfake.Server
 	// Env is what to export to point astro-ci at the sandbox; it holds the
 	// seeded tokens' values (fake credentials, valid only here).
 	Env map[string]string
@@ -61,9 +63,13 @@ func New(baseURL string, o Options) *Sandbox {
 	}
 	a := astrofake.New(astrofake.Options{Now: o.Now, DeploymentReadyAfter: ready})
 	gh := githubfake.New(githubfake.Options{Now: o.Now})
-	s := &Sandbox{Astro: a, GitHub: gh, Env: map[string]string{}, mux: http.NewServeMux()}
+	gl := gitlabfake.New(gitlabfake.Options{Now: o.Now})
+	s := &Sandbox{Astro: a, GitHub: gh, GitLab: gl, Env: map[string]string{}, mux: http.NewServeMux()}
 	s.seed(baseURL)
 	s.seedGitHub(baseURL)
+	s.seedGitLab(baseURL)
+	// Served like self-managed GitLab: CI_API_V4_URL=<base>/gitlab/api/v4.
+	s.mux.Handle("/gitlab/", http.StripPrefix("/gitlab", gl))
 	s.mux.Handle("/v1/", a)
 	// Served like GitHub Enterprise Server: GITHUB_API_URL=<base>/github/api/v3.
 	s.mux.Handle("/github/", http.StripPrefix("/github", gh))
@@ -118,6 +124,23 @@ func (s *Sandbox) seedGitHub(baseURL string) {
 	s.Env["ASTRO_SANDBOX_GITHUB_REPOSITORY"] = GitHubOwner + "/" + GitHubRepo
 }
 
+// GitLab seeds.
+const (
+	GitLabGroup   = "acme/data"
+	GitLabProject = "acme/data/airflow-dags"
+)
+
+func (s *Sandbox) seedGitLab(baseURL string) {
+	s.GitLab.AddGroup(GitLabGroup)
+	id := s.GitLab.AddProject(GitLabProject)
+	tok := "glpat-sandbox-" + randomHex(10)
+	s.GitLab.AddToken(tok, gitlabfake.TokenPerms{Name: "astro-ci sandbox", Scopes: []string{"api"}, Roles: map[string]int{GitLabGroup: 50}})
+	s.Env["CI_API_V4_URL"] = baseURL + "/gitlab/api/v4"
+	s.Env["ASTRO_CI_GITLAB_TOKEN"] = tok
+	s.Env["ASTRO_SANDBOX_GITLAB_PROJECT"] = GitLabProject
+	s.Env["ASTRO_SANDBOX_GITLAB_PROJECT_ID"] = fmt.Sprint(id)
+}
+
 // ServeHTTP serves every fake and the sandbox's own inspection routes.
 func (s *Sandbox) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.mux.ServeHTTP(w, r) }
 
@@ -161,6 +184,7 @@ type SecretState struct {
 	Fingerprint string `json:"fingerprint"`
 	TokenID     string `json:"tokenId,omitempty"`
 	Valid       bool   `json:"valid"`
+	Note        string `json:"note,omitempty"`
 }
 
 // TokenState is one live Astro token.
@@ -204,6 +228,20 @@ func (s *Sandbox) Snapshot() State {
 				continue
 			}
 			st.GitHubSecrets = append(st.GitHubSecrets, s.secretState(scope, name, info.Value))
+		}
+	}
+	for _, path := range []string{GitLabProject, GitLabGroup} {
+		for _, v := range s.GitLab.Variables(path) {
+			vs := s.secretState(path+" ["+v.EnvironmentScope+"]", v.Key, v.Value)
+			var flags []string
+			for name, on := range map[string]bool{"masked": v.Masked, "hidden": v.Hidden, "protected": v.Protected} {
+				if on {
+					flags = append(flags, name)
+				}
+			}
+			sort.Strings(flags)
+			vs.Note = strings.Join(flags, ",")
+			st.GitLabVariables = append(st.GitLabVariables, vs)
 		}
 	}
 	return st
