@@ -69,6 +69,10 @@ var commands = []command{
 	{"token check", "report expiry of tokens; exit 1 when one is expired or about to", (*runner).tokenCheck},
 	{"token create", "create a token and write its value to targets", (*runner).tokenCreate},
 	{"token rotate", "rotate a token (default: ASTRO_API_TOKEN itself) and write the new value to targets", (*runner).tokenRotate},
+	{"token update", "change a token's name, description or role", (*runner).tokenUpdate},
+	{"token workspace", "add an Organization token to a Workspace, change or remove its role (add|remove)", (*runner).tokenWorkspace},
+	{"token delete", "delete a token (refused when recently used) and the secrets that hold it", (*runner).tokenDelete},
+	{"token list", "list tokens: scope, roles, expiry, last use; marks those astro-ci manages", (*runner).tokenList},
 	{"preview create", "create (or find) the branch's preview Deployment, with its own token", (*runner).previewCreate},
 	{"preview delete", "delete the branch's preview Deployment, its tokens and their secrets", (*runner).previewDelete},
 	{"run", "act on the CI event: preview create/delete on branch events, rotation on schedules", (*runner).runEvent},
@@ -214,7 +218,7 @@ func (r *runner) usage() {
 	var b strings.Builder
 	b.WriteString("astro-ci: Astro API tokens and preview Deployments from CI, with write-back to GitHub secrets and GitLab variables.\n\nUsage: astro-ci <command> [flags]\n\nCommands:\n")
 	for _, c := range commands {
-		fmt.Fprintf(&b, "  %-14s %s\n", c.path, c.summary)
+		fmt.Fprintf(&b, "  %-16s %s\n", c.path, c.summary)
 	}
 	b.WriteString("\nEvery flag can also be set as ASTRO_CI_<FLAG> in the environment. Secrets come only from the environment\n(ASTRO_API_TOKEN, ...) or stdin. Run 'astro-ci <command> -h' for its flags. Exit codes: 0 done, 1 failed, 2 usage.\n")
 	fmt.Fprint(r.stderr, b.String())

@@ -3,33 +3,17 @@ package cli
 import (
 	"fmt"
 	"io"
-	"slices"
 	"strings"
 
 	"github.com/astro-ci/astro-ci/internal/astro"
 	"github.com/astro-ci/astro-ci/internal/rotation"
-)
-
-var (
-	orgRoles = []string{"ORGANIZATION_OWNER", "ORGANIZATION_BILLING_ADMIN", "ORGANIZATION_MEMBER", "ORGANIZATION_OBSERVE_ADMIN", "ORGANIZATION_OBSERVE_MEMBER"}
-	wsRoles  = []string{"WORKSPACE_OWNER", "WORKSPACE_OPERATOR", "WORKSPACE_AUTHOR", "WORKSPACE_MEMBER", "WORKSPACE_ACCESSOR"}
+	"github.com/astro-ci/astro-ci/internal/tokenadmin"
 )
 
 // checkRole refuses a role that cannot belong to scope, before any request.
 func checkRole(scope astro.Scope, role string) error {
-	switch scope {
-	case astro.ScopeOrganization:
-		if !slices.Contains(orgRoles, role) {
-			return usagef("--role %q is not an Organization role (one of %s)", role, strings.Join(orgRoles, ", "))
-		}
-	case astro.ScopeWorkspace:
-		if !slices.Contains(wsRoles, role) {
-			return usagef("--role %q is not a Workspace role (one of %s)", role, strings.Join(wsRoles, ", "))
-		}
-	case astro.ScopeDeployment:
-		if role == "" || strings.HasPrefix(role, "WORKSPACE_") || strings.HasPrefix(role, "ORGANIZATION_") {
-			return usagef("--role %q is not a Deployment role (DEPLOYMENT_ADMIN or a custom Deployment role)", role)
-		}
+	if err := tokenadmin.CheckRole(scope, role); err != nil {
+		return usagef("--role %v", err)
 	}
 	return nil
 }
