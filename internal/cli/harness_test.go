@@ -218,3 +218,7 @@ func dropMaskCommands(out string) string {
 	}
 	return strings.Join(keep, "\n")
 }
+
+func tokenSpecWS(name string) astrofake.TokenSpec {
+	return astrofake.TokenSpec{Name: name, Scope: "WORKSPACE", EntityID: wsID, Role: "WORKSPACE_OPERATOR", ExpiryDays: 30}
+}

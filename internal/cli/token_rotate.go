@@ -27,8 +27,17 @@ func (r *runner) engine(c *astro.Client) (*rotation.Engine, error) {
 	if err != nil {
 		return nil, err
 	}
+	cl := c.Claims()
+	hint := astro.ListTokensOptions{IncludeOnlyOrganizationTokens: true}
+	switch {
+	case cl.DeploymentID != "":
+		hint = astro.ListTokensOptions{DeploymentID: cl.DeploymentID}
+	case cl.WorkspaceID != "":
+		hint = astro.ListTokensOptions{WorkspaceID: cl.WorkspaceID}
+	}
 	return &rotation.Engine{
-		Astro: c,
+		SelfList: &hint,
+		Astro:    c,
 		Reauth: func(v secret.Value) (rotation.Astro, error) {
 			return c.WithToken(v)
 		},

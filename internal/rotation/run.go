@@ -21,7 +21,7 @@ func (e *Engine) Run(ctx context.Context, req Request) (*Outcome, error) {
 	now := e.now()
 
 	// 1. Plan.
-	tok, lin, err := e.resolve(ctx, req)
+	tok, lin, err := e.resolve(ctx, req, req.Strategy == Overlap)
 	if err != nil {
 		return out, err
 	}
