@@ -129,7 +129,7 @@ func (r *Reporter) Infof(format string, args ...any) {
 func (r *Reporter) Warnf(format string, args ...any) {
 	msg := fmt.Sprintf(format, args...)
 	if r.gha != nil {
-		r.gha.Warningf("%s", escapeCommand(r.red.Scrub(msg)))
+		r.gha.Warningf("%s", r.red.Scrub(msg)) // go-githubactions escapes %, CR and LF
 		return
 	}
 	fmt.Fprintf(r.stderr, "warning: %s\n", msg)
@@ -139,16 +139,10 @@ func (r *Reporter) Warnf(format string, args ...any) {
 func (r *Reporter) Errorf(format string, args ...any) {
 	msg := fmt.Sprintf(format, args...)
 	if r.gha != nil {
-		r.gha.Errorf("%s", escapeCommand(r.red.Scrub(msg)))
+		r.gha.Errorf("%s", r.red.Scrub(msg))
 		return
 	}
 	fmt.Fprintf(r.stderr, "error: %s\n", msg)
-}
-
-// escapeCommand keeps a multi-line message inside one workflow command, as
-// the runner's own toolkit does.
-func escapeCommand(s string) string {
-	return strings.NewReplacer("%", "%25", "\r", "%0D", "\n", "%0A").Replace(s)
 }
 
 // Result prints a command's result: JSON of v, or the text that text writes.
