@@ -46,7 +46,7 @@ func (c *clock) Advance(d time.Duration) {
 // harness runs astro-ci against a contract-checked fake Astro API and keeps
 // every token value Astro ever issued, to prove none reaches any output.
 type harness struct {
-	t      *testing.T
+	t      testing.TB
 	clock  *clock
 	fake   *astrofake.Server
 	srv    *httptest.Server
@@ -94,7 +94,7 @@ func (h *harness) addValue(v string) {
 	h.mu.Unlock()
 }
 
-func newHarness(t *testing.T) *harness {
+func newHarness(t testing.TB) *harness {
 	t.Helper()
 	c := &clock{t: time.Date(2026, 11, 26, 12, 0, 0, 0, time.UTC)}
 	fake := astrofake.New(astrofake.Options{Now: c.Now, DeploymentReadyAfter: time.Minute})
