@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/astro-ci/astro-ci/internal/wait"
 	"io"
 	"math/rand/v2"
 	"net/http"
@@ -102,7 +103,7 @@ func New(cfg Config) (*Client, error) {
 		cfg.PageSize = DefaultPageSize
 	}
 	if cfg.Sleep == nil {
-		cfg.Sleep = sleepCtx
+		cfg.Sleep = wait.Sleep
 	}
 	if cfg.Jitter == nil {
 		cfg.Jitter = rand.Float64
@@ -128,17 +129,6 @@ func (c *Client) OrganizationID() string { return c.cfg.OrganizationID }
 
 // Claims of the token the client authenticates with.
 func (c *Client) Claims() Claims { return c.claims }
-
-func sleepCtx(ctx context.Context, d time.Duration) error {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-t.C:
-		return nil
-	}
-}
 
 // idempotency says what may be repeated after a failure.
 type idempotency int

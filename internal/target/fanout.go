@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/astro-ci/astro-ci/internal/wait"
 	"math/rand/v2"
 	"sync"
 	"time"
@@ -46,16 +47,7 @@ func (f *Fanout) defaults() {
 		f.MaxDelay = 60 * time.Second
 	}
 	if f.Sleep == nil {
-		f.Sleep = func(ctx context.Context, d time.Duration) error {
-			t := time.NewTimer(d)
-			defer t.Stop()
-			select {
-			case <-ctx.Done():
-				return ctx.Err()
-			case <-t.C:
-				return nil
-			}
-		}
+		f.Sleep = wait.Sleep
 	}
 	if f.Jitter == nil {
 		f.Jitter = rand.Float64
