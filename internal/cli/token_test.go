@@ -685,3 +685,24 @@ func TestFlagsFromEnvironment(t *testing.T) {
 		t.Fatal(r)
 	}
 }
+
+// A job that read ASTRO_API_TOKEN before the last rotation updated it runs
+// with the superseded (still valid, in grace) token: it must judge by the
+// current generation and not rotate again.
+func TestSupersededSelfDoesNotRotateAgain(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t)
+	_, oldValue := h.mint(astrofake.TokenSpec{Name: "ci admin", Scope: "ORGANIZATION", Role: "ORGANIZATION_OWNER", ExpiryDays: 30, CreatedAt: h.clock.Now().AddDate(0, 0, -25)}, true)
+	first, r := h.rotateJSON("--grace", "2d", "--if-expires-within", "14d", "--target", h.target("tok"))
+	if r.code != 0 || !first.Rotated {
+		t.Fatal(r)
+	}
+	h.env["ASTRO_API_TOKEN"] = oldValue // the stale job
+	out, r := h.rotateJSON("--grace", "2d", "--if-expires-within", "14d", "--target", h.target("tok"))
+	if r.code != 0 || out.Due || out.Rotated || out.Token.ID != first.New.ID {
+		t.Fatal(r)
+	}
+	if n := len(h.fake.Tokens()); n != 2 {
+		t.Fatalf("%d tokens: the stale job rotated again", n)
+	}
+}

@@ -25,6 +25,14 @@ func (e *Engine) Run(ctx context.Context, req Request) (*Outcome, error) {
 	if err != nil {
 		return out, err
 	}
+	if live := lin.live(); req.Strategy == Overlap && live != nil && live.tok.ID != tok.ID {
+		// An older generation was named (or is in ASTRO_API_TOKEN, read by a
+		// job before the last rotation updated it): the current generation's
+		// expiry decides whether a rotation is due, and it is what is copied.
+		e.Log.Infof("token %s was superseded by %s, the current generation; planning for that", tok.ID, live.tok.ID)
+		t := live.tok
+		tok = &t
+	}
 	out.Token = infoOf(tok)
 	out.Self = lin.has(e.SelfID)
 	if req.Strategy == InPlace {
