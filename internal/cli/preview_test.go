@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"encoding/json"
+	"net/http"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -375,4 +376,39 @@ func TestPreviewDryRunChangesNothing(t *testing.T) {
 	if !bytes.Equal(before, h.fake.Snapshot()) {
 		t.Fatal("dry run changed Astro")
 	}
+}
+
+func TestPreviewDeleteAfterBaseIsGone(t *testing.T) {
+	t.Parallel()
+	h := newPreviewHarness(t)
+	if _, r := h.runPreview("preview", "create", "--base-deployment", richBase, "--branch", "feature/orphan"); r.code != 0 {
+		t.Fatal(r)
+	}
+	if r := h.run("", "preview", "create", "--base-deployment", richBase, "--branch", "feature/other"); r.code != 0 {
+		t.Fatal(r)
+	}
+	// Someone deletes the base first; its previews must still be found by its id.
+	if !deleteDeployment(h, richBase) {
+		t.Fatal("could not delete the base")
+	}
+	res, r := h.runPreview("preview", "delete", "--base-deployment", richBase, "--branch", "feature/orphan")
+	if r.code != 0 || res.Action != "deleted" || len(h.previews()) != 1 || !strings.Contains(r.stderr, "no longer exists") {
+		t.Fatal(r)
+	}
+	// By name, a gone base cannot be resolved: a clear error, nothing deleted.
+	if r := h.run("", "preview", "delete", "--base-deployment", "analytics", "--branch", "feature/other"); r.code != 1 || len(h.previews()) != 1 {
+		t.Fatal(r)
+	}
+}
+
+// deleteDeployment deletes a Deployment through the API, as a person would.
+func deleteDeployment(h *harness, id string) bool {
+	req, _ := http.NewRequest("DELETE", h.srv.URL+"/v1/organizations/"+orgID+"/deployments/"+id, nil)
+	req.Header.Set("Authorization", "Bearer "+h.env["ASTRO_API_TOKEN"])
+	resp, err := h.srv.Client().Do(req)
+	if err != nil {
+		return false
+	}
+	resp.Body.Close()
+	return resp.StatusCode == 204
 }

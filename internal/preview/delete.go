@@ -24,6 +24,12 @@ func (e *Engine) Delete(ctx context.Context, req Request) (*Result, error) {
 		return res, err
 	}
 	base, err := e.resolveBase(ctx, req.Base)
+	if errors.Is(err, errNoBase) && idRE.MatchString(req.Base) {
+		// The base is gone, but its previews still carry its id: find them
+		// across the organization so they do not outlive it.
+		e.Log.Warnf("base Deployment %s no longer exists; looking for its previews in every workspace", req.Base)
+		base, err = &astro.Deployment{ID: req.Base, Name: req.Base}, nil
+	}
 	if err != nil {
 		return res, err
 	}

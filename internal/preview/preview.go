@@ -174,6 +174,8 @@ func escapePath(s string) string {
 	return b.String()
 }
 
+var errNoBase = errors.New("base Deployment not found")
+
 // looksLikeID: Astro ids are 25-character CUIDs starting with c.
 var idRE = regexp.MustCompile(`^c[a-z0-9]{24}$`)
 
@@ -197,7 +199,7 @@ func (e *Engine) resolveBase(ctx context.Context, ref string) (*astro.Deployment
 	}
 	switch len(ds) {
 	case 0:
-		return nil, fmt.Errorf("no Deployment with id or name %q is visible to this token", ref)
+		return nil, fmt.Errorf("%w: no Deployment with id or name %q is visible to this token", errNoBase, ref)
 	case 1:
 		return &ds[0], nil
 	}
@@ -210,9 +212,13 @@ func (e *Engine) resolveBase(ctx context.Context, ref string) (*astro.Deployment
 
 // find lists the previews of base for branch, oldest first.
 func (e *Engine) find(ctx context.Context, base *astro.Deployment, branch string) ([]astro.Deployment, error) {
-	ds, err := e.Astro.ListDeployments(ctx, astro.ListDeploymentsOptions{WorkspaceIDs: []string{base.WorkspaceID}})
+	var opts astro.ListDeploymentsOptions
+	if base.WorkspaceID != "" {
+		opts.WorkspaceIDs = []string{base.WorkspaceID}
+	}
+	ds, err := e.Astro.ListDeployments(ctx, opts)
 	if err != nil {
-		return nil, fmt.Errorf("listing Deployments of workspace %s to find the preview: %w", base.WorkspaceID, err)
+		return nil, fmt.Errorf("listing Deployments to find the preview: %w", err)
 	}
 	var out []astro.Deployment
 	for _, d := range ds {
