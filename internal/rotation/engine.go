@@ -408,6 +408,11 @@ func (e *Engine) resolve(ctx context.Context, req Request, needLineage bool) (*a
 		)
 		go func() {
 			defer close(done)
+			defer func() {
+				if p := recover(); p != nil {
+					lerr = fmt.Errorf("internal error listing tokens: %v", p)
+				}
+			}()
 			all, lerr = e.Astro.ListTokens(ctx, *e.SelfList)
 		}()
 		t, err := e.Astro.GetToken(ctx, e.SelfID)

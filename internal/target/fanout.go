@@ -110,6 +110,13 @@ func (f *Fanout) run(ctx context.Context, ts []Target, op func(context.Context, 
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
+			// A panic here would bypass the run's redactor on its way to
+			// stderr: turn it into this target's error instead.
+			defer func() {
+				if p := recover(); p != nil {
+					results[i].Err = fmt.Errorf("internal error writing %s: %v", t, p)
+				}
+			}()
 			results[i].Attempts, results[i].Err = f.attempt(ctx, lim, s, t, op)
 		}()
 	}

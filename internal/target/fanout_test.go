@@ -275,3 +275,18 @@ func TestFileStore(t *testing.T) {
 		t.Fatalf("missing dir: %v", err)
 	}
 }
+
+type panicStore struct{ memStore }
+
+func (p *panicStore) Put(context.Context, Target, secret.Value) error { panic("boom in store") }
+
+func TestFanoutTurnsPanicsIntoErrors(t *testing.T) {
+	t.Parallel()
+	f := &Fanout{Stores: map[Scheme]Store{GitHub: &panicStore{}}}
+	res := f.Put(context.Background(), ghTargets(2), secret.New("value-1234567890"))
+	for _, r := range res {
+		if r.Err == nil || !strings.Contains(r.Err.Error(), "internal error writing") {
+			t.Fatalf("%+v", r)
+		}
+	}
+}
