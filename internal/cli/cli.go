@@ -104,7 +104,7 @@ func (m Main) Run(ctx context.Context, args []string, env map[string]string, std
 		cfg = &Config{}
 	}
 	// Register every secret from the environment before anything is printed.
-	red.Add(cfg.APIToken, cfg.KeySecret)
+	red.Add(cfg.APIToken, cfg.APITokenOverride, cfg.KeySecret)
 	for _, k := range secretEnvNames(env) {
 		red.Add(secret.New(env[k]))
 	}
@@ -256,7 +256,7 @@ func (r *runner) astroClient() (*astro.Client, error) {
 	}
 	claims, err := astro.ParseClaims(tok)
 	if err != nil {
-		return nil, usagef("ASTRO_API_TOKEN: %v", err)
+		return nil, usagef("%s: %v", r.cfg.TokenVar, err)
 	}
 	if err := claims.CheckExpiry(r.now()); err != nil {
 		return nil, usagef("%v", err)

@@ -14,7 +14,15 @@ import (
 // here (or stdin), never from flags, so they stay out of argv, shell history
 // and process listings.
 type Config struct {
-	APIToken       secret.Value `env:"ASTRO_API_TOKEN"`
+	APIToken secret.Value `env:"ASTRO_API_TOKEN"`
+	// APITokenOverride wins over ASTRO_API_TOKEN: in a GitLab review
+	// environment ASTRO_API_TOKEN may be the preview's own Deployment token
+	// (an environment-scoped variable beats the project-wide one, and job
+	// variables cannot override it), so astro-ci's credential needs a name
+	// of its own there.
+	APITokenOverride secret.Value `env:"ASTRO_CI_API_TOKEN"`
+	// TokenVar names the variable the credential came from.
+	TokenVar string `env:"-"`
 	KeyID          string       `env:"ASTRONOMER_KEY_ID"`
 	KeySecret      secret.Value `env:"ASTRONOMER_KEY_SECRET"`
 	APIURL         string       `env:"ASTRO_API_URL" envDefault:"https://api.astronomer.io/v1"`
@@ -54,6 +62,10 @@ func loadConfig(environ map[string]string) (*Config, error) {
 		return nil, fmt.Errorf("reading the environment: %w", err)
 	}
 	c.APIURL = strings.TrimSpace(c.APIURL)
+	c.TokenVar = "ASTRO_API_TOKEN"
+	if !c.APITokenOverride.IsZero() {
+		c.APIToken, c.TokenVar = c.APITokenOverride, "ASTRO_CI_API_TOKEN"
+	}
 	return &c, nil
 }
 

@@ -118,3 +118,27 @@ func TestGitLabPermissionExplained(t *testing.T) {
 		t.Fatal(r)
 	}
 }
+
+// In a review environment ASTRO_API_TOKEN is the preview's Deployment token;
+// ASTRO_CI_API_TOKEN, when set, is astro-ci's own credential.
+func TestAstroCIAPITokenWins(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t)
+	gl := h.gitlab()
+	_, admin := h.admin()
+	_, weak := h.mint(tokenSpecWS("preview-ish"), false)
+	h.env["ASTRO_API_TOKEN"] = weak
+	h.env["ASTRO_CI_API_TOKEN"] = admin
+	h.env["GITLAB_CI"] = "true"
+	h.env["CI_PROJECT_ID"] = "acme/data/airflow-dags"
+	out, r := h.rotateJSON()
+	if r.code != 0 || out.Token.Name != "ci admin" {
+		t.Fatal(r)
+	}
+	// The default target is the variable the credential came from.
+	v, ok := gl.ProjectVariable("acme/data/airflow-dags", "ASTRO_CI_API_TOKEN", "*")
+	h.addValue(v.Value)
+	if !ok || !h.fake.Authenticates(v.Value) {
+		t.Fatal("ASTRO_CI_API_TOKEN not written back")
+	}
+}

@@ -92,7 +92,7 @@ func (r *runner) tokenRotate(args []string) error {
 	if len(targets) == 0 && *tokenID == "" && *tokenName == "" {
 		// Self-rotation writes back where ASTRO_API_TOKEN comes from in this CI job.
 		if d := r.targetDefaults(); d.GitHubRepository != "" || d.GitLabProject != "" {
-			targets = listFlag{"ASTRO_API_TOKEN"}
+			targets = listFlag{r.cfg.TokenVar}
 		}
 	}
 	if req.Targets, err = r.parseTargets(targets); err != nil {
