@@ -22,7 +22,7 @@ type Config struct {
 	// of its own there.
 	APITokenOverride secret.Value `env:"ASTRO_CI_API_TOKEN"`
 	// TokenVar names the variable the credential came from.
-	TokenVar string `env:"-"`
+	TokenVar       string       `env:"-"`
 	KeyID          string       `env:"ASTRONOMER_KEY_ID"`
 	KeySecret      secret.Value `env:"ASTRONOMER_KEY_SECRET"`
 	APIURL         string       `env:"ASTRO_API_URL" envDefault:"https://api.astronomer.io/v1"`

@@ -104,8 +104,8 @@ func (l *listFlag) Set(v string) error {
 	return nil
 }
 
-// durationFlag takes Go durations (36h, 90m) and days and weeks (14d, 2w);
-// a bare number means days.
+// durationFlag takes Go durations (36h, 90m) and days and weeks (14d, 2w).
+// A bare number other than 0 is refused: is 30 days or seconds?
 type durationFlag struct{ d time.Duration }
 
 func (d *durationFlag) String() string {
@@ -146,8 +146,11 @@ func parseDuration(s string) (time.Duration, error) {
 		}
 		return time.Duration(n * float64(unit)), nil
 	}
-	if n, err := strconv.ParseFloat(s, 64); err == nil && n >= 0 {
-		return time.Duration(n * float64(24*time.Hour)), nil
+	if s == "0" {
+		return 0, nil
+	}
+	if _, err := strconv.ParseFloat(s, 64); err == nil {
+		return 0, fmt.Errorf("%q needs a unit: d (days), w (weeks), h, m or s — e.g. %sd", s, s)
 	}
 	d, err := time.ParseDuration(s)
 	if err != nil || d < 0 {

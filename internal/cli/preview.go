@@ -24,7 +24,7 @@ type previewFlags struct {
 	stop, allowForks, wait, dryRun          bool
 	tokenTargets, secretEnv                 listFlag
 	tokenExpiry                             int
-	timeout                                 durationFlag
+	timeout, poll                           durationFlag
 }
 
 func (p *previewFlags) register(fs *flagSet, create bool) {
@@ -40,6 +40,8 @@ func (p *previewFlags) register(fs *flagSet, create bool) {
 		fs.BoolVar(&p.wait, "wait", false, "wait until the preview is HEALTHY")
 		p.timeout = durationFlag{20 * time.Minute}
 		fs.Var(&p.timeout, "timeout", "with --wait: give up after this long")
+		p.poll = durationFlag{10 * time.Second}
+		fs.Var(&p.poll, "poll-interval", "with --wait: how often to ask Astro")
 		fs.Var(&p.secretEnv, "secret-env", "KEY=ENVVAR: set secret variable KEY on the preview from environment variable ENVVAR (repeatable; ASTRO_PREVIEW_SECRET_<KEY> variables are added too)")
 		fs.StringVar(&p.tokenRole, "token-role", "DEPLOYMENT_ADMIN", "role of the preview's Deployment API token")
 		fs.IntVar(&p.tokenExpiry, "token-expiry-days", 30, "days until the preview's token expires (0: never)")
@@ -151,7 +153,7 @@ func (r *runner) doPreview(p *previewFlags, branch string, create bool) error {
 	}
 	req := preview.Request{
 		Base: p.base, Branch: branch, NamePrefix: p.prefix, TokenTargets: p.tokenTargets, TargetDefaults: r.targetDefaults(),
-		TokenRole: p.tokenRole, TokenExpiryDays: p.tokenExpiry, Wait: p.wait, Timeout: p.timeout.d, DryRun: p.dryRun,
+		TokenRole: p.tokenRole, TokenExpiryDays: p.tokenExpiry, Wait: p.wait, Timeout: p.timeout.d, PollInterval: p.poll.d, DryRun: p.dryRun,
 	}
 	if _, _, err := preview.Name(p.prefix, branch); err != nil {
 		return usageError{err}
@@ -183,13 +185,16 @@ func (r *runner) doPreview(p *previewFlags, branch string, create bool) error {
 	} else {
 		res, err = eng.Delete(r.ctx, req)
 	}
-	r.reportPreview(res, p, create)
+	r.reportPreview(res, p, create, err)
 	return err
 }
 
-func (r *runner) reportPreview(res *preview.Result, p *previewFlags, create bool) {
-	if res == nil {
-		return
+func (r *runner) reportPreview(res *preview.Result, p *previewFlags, create bool, runErr error) {
+	if res == nil || (runErr != nil && res.BaseID == "") {
+		return // failed before anything was found: the error says it all
+	}
+	if runErr != nil && res.Action == "" {
+		res.Action = "failed"
 	}
 	r.rep.Output("preview-id", res.ID)
 	r.rep.Output("preview-name", res.Name)
