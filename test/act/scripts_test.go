@@ -1,0 +1,378 @@
+package act
+
+import (
+	"bytes"
+	"errors"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"testing"
+)
+
+// repoRoot is the directory holding go.mod above the test's directory.
+func repoRoot(t testing.TB) string {
+	t.Helper()
+	dir, err := os.Getwd()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for {
+		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
+			return dir
+		}
+		parent := filepath.Dir(dir)
+		if parent == dir {
+			t.Fatal("no go.mod above the test directory")
+		}
+		dir = parent
+	}
+}
+
+// needShell skips unless bash and curl exist (the scripts' own needs on a runner).
+func needShell(t *testing.T) string {
+	t.Helper()
+	if runtime.GOOS == "windows" {
+		t.Skip("the script tests run on Linux and macOS")
+	}
+	bash, err := exec.LookPath("bash")
+	if err != nil {
+		t.Skip("no bash")
+	}
+	if _, err := exec.LookPath("curl"); err != nil {
+		t.Skip("no curl")
+	}
+	return bash
+}
+
+type scriptResult struct {
+	stdout, stderr string
+	code           int
+}
+
+func (r scriptResult) String() string { return "stdout:\n" + r.stdout + "\nstderr:\n" + r.stderr }
+
+// runScript runs a script of scripts/action with bash in dir and only the
+// given environment (plus PATH and HOME unless given).
+func runScript(t *testing.T, bash, script, dir string, env map[string]string) scriptResult {
+	t.Helper()
+	cmd := exec.Command(bash, filepath.Join(repoRoot(t), "scripts", "action", script))
+	cmd.Dir = dir
+	cmd.Env = []string{"HOME=" + dir}
+	if _, ok := env["PATH"]; !ok {
+		cmd.Env = append(cmd.Env, "PATH="+os.Getenv("PATH"))
+	}
+	for k, v := range env {
+		cmd.Env = append(cmd.Env, k+"="+v)
+	}
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	err := cmd.Run()
+	res := scriptResult{stdout: stdout.String(), stderr: stderr.String()}
+	var ee *exec.ExitError
+	switch {
+	case errors.As(err, &ee):
+		res.code = ee.ExitCode()
+	case err != nil:
+		t.Fatal(err)
+	}
+	return res
+}
+
+// fakeBinary is a stand-in astro-ci: a shell script that says what it got.
+const fakeBinary = "#!/bin/sh\necho \"fake astro-ci $*\"\n"
+
+func TestInstallScriptRelease(t *testing.T) {
+	bash := needShell(t)
+	t.Parallel()
+	archive, err := releaseArchive([]byte(fakeBinary))
+	if err != nil {
+		t.Fatal(err)
+	}
+	const archiveName = "astro-ci_9.9.9_linux_amd64.tar.gz"
+
+	// installEnv is a runner's environment for install.sh: Linux X64, its
+	// own temp and tool cache directories.
+	installEnv := func(t *testing.T, base string, extra map[string]string) (map[string]string, string) {
+		dir := t.TempDir()
+		env := map[string]string{
+			"RUNNER_OS": "Linux", "RUNNER_ARCH": "X64",
+			"RUNNER_TEMP": filepath.Join(dir, "temp"), "RUNNER_TOOL_CACHE": filepath.Join(dir, "toolcache"),
+			"GITHUB_OUTPUT": filepath.Join(dir, "output"), "ASTRO_CI_RELEASE_BASE_URL": base,
+		}
+		for _, d := range []string{env["RUNNER_TEMP"], env["RUNNER_TOOL_CACHE"]} {
+			if err := os.MkdirAll(d, 0o755); err != nil {
+				t.Fatal(err)
+			}
+		}
+		for k, v := range extra {
+			env[k] = v
+		}
+		return env, dir
+	}
+	cached := func(env map[string]string) string {
+		return filepath.Join(env["RUNNER_TOOL_CACHE"], "astro-ci", "9.9.9", "linux_amd64", "astro-ci")
+	}
+
+	for _, tc := range []struct{ name, ref, path, version string }{
+		{name: "tag ref", ref: "v9.9.9"},
+		{name: "tag from the runner's action path", path: "/home/runner/work/_actions/astro-ci/astro-ci/v9.9.9"},
+		{name: "version input over a branch ref", ref: "main", version: "9.9.9"},
+	} {
+		t.Run("downloads, verifies and caches: "+tc.name, func(t *testing.T) {
+			t.Parallel()
+			srv := newReleaseServer(t, release("v9.9.9", "linux_amd64", archive, nil))
+			env, dir := installEnv(t, srv.URL, map[string]string{"ASTROCI_ACTION_REF": tc.ref, "ASTROCI_ACTION_PATH": tc.path, "ASTROCI_VERSION": tc.version})
+			res := runScript(t, bash, "install.sh", dir, env)
+			if res.code != 0 {
+				t.Fatalf("exit %d\n%s", res.code, res)
+			}
+			want := cached(env)
+			if got := strings.TrimSpace(res.stdout); got != want {
+				t.Errorf("stdout %q, want the cached path %q", got, want)
+			}
+			if !strings.Contains(res.stderr, "verified sha256 "+sha256Hex(archive)) {
+				t.Errorf("no verification line:\n%s", res)
+			}
+			out, _ := os.ReadFile(env["GITHUB_OUTPUT"])
+			if string(out) != "bin="+want+"\n" {
+				t.Errorf("GITHUB_OUTPUT %q", out)
+			}
+			ran, err := exec.Command(want, "version").Output()
+			if err != nil || string(ran) != "fake astro-ci version\n" {
+				t.Errorf("running the installed binary: %q, %v", ran, err)
+			}
+			// Again: from the tool cache, no download.
+			res = runScript(t, bash, "install.sh", dir, env)
+			if res.code != 0 || !strings.Contains(res.stderr, "from the tool cache") {
+				t.Fatalf("second run: exit %d\n%s", res.code, res)
+			}
+			if n := srv.count("v9.9.9/" + archiveName); n != 1 {
+				t.Errorf("archive downloaded %d times, want 1", n)
+			}
+		})
+	}
+
+	for _, tc := range []struct {
+		name   string
+		mutate func(files map[string][]byte)
+		base   string
+		env    map[string]string
+		want   string
+	}{
+		{
+			name:   "tampered archive",
+			mutate: func(f map[string][]byte) { f["v9.9.9/"+archiveName] = tampered(f["v9.9.9/"+archiveName]) },
+			want:   "checksum mismatch for " + archiveName + ": checksums.txt says sha256 " + sha256Hex(archive),
+		},
+		{
+			name: "no entry in checksums.txt",
+			mutate: func(f map[string][]byte) {
+				f["v9.9.9/checksums.txt"] = checksums(map[string][]byte{"astro-ci_9.9.9_darwin_arm64.tar.gz": archive})
+			},
+			want: "checksum: v9.9.9's checksums.txt has no entry for " + archiveName,
+		},
+		{
+			name: "malformed entry in checksums.txt",
+			mutate: func(f map[string][]byte) {
+				f["v9.9.9/checksums.txt"] = []byte("not-a-sum  " + archiveName + "\n")
+			},
+			want: "has no single valid SHA-256 for " + archiveName,
+		},
+		{
+			name:   "no checksums.txt",
+			mutate: func(f map[string][]byte) { delete(f, "v9.9.9/checksums.txt") },
+			want:   "could not download",
+		},
+		{
+			name: "plain http to another host",
+			base: "http://releases.example.com",
+			want: "ASTRO_CI_RELEASE_BASE_URL must be an https:// URL",
+		},
+		{
+			name: "version input that is not a version",
+			env:  map[string]string{"ASTROCI_VERSION": "1.2.3; touch PWNED"},
+			want: "version input: not a release version",
+		},
+	} {
+		t.Run("refuses: "+tc.name, func(t *testing.T) {
+			t.Parallel()
+			srv := newReleaseServer(t, release("v9.9.9", "linux_amd64", archive, tc.mutate))
+			base := srv.URL
+			if tc.base != "" {
+				base = tc.base
+			}
+			extra := map[string]string{"ASTROCI_ACTION_REF": "v9.9.9"}
+			for k, v := range tc.env {
+				extra[k] = v
+			}
+			env, dir := installEnv(t, base, extra)
+			res := runScript(t, bash, "install.sh", dir, env)
+			if res.code == 0 {
+				t.Fatalf("exit 0, want a refusal\n%s", res)
+			}
+			if !strings.Contains(res.stdout, "::error title=astro-ci install::") || !strings.Contains(res.stdout, tc.want) {
+				t.Errorf("want an error annotation with %q\n%s", tc.want, res)
+			}
+			if _, err := os.Stat(cached(env)); err == nil {
+				t.Error("a refused binary is in the tool cache")
+			}
+			if out, _ := os.ReadFile(env["GITHUB_OUTPUT"]); len(out) != 0 {
+				t.Errorf("GITHUB_OUTPUT written: %q", out)
+			}
+			if _, err := os.Stat(filepath.Join(dir, "PWNED")); err == nil {
+				t.Error("an input was executed")
+			}
+		})
+	}
+
+	// Hashing as on macOS (shasum) and on Windows without coreutils
+	// (certutil, which prints upper-case hex, spaced on older Windows).
+	sha256sum, _ := exec.LookPath("sha256sum")
+	certutil := "#!/bin/sh\n# certutil -hashfile FILE SHA256, as Windows prints it\necho \"SHA256 hash of $2:\"\n" +
+		sha256sum + " \"$2\" | cut -d' ' -f1 | tr a-f A-F | sed 's/../& /g'\necho 'CertUtil: -hashfile command completed successfully.'\n"
+	for _, tc := range []struct {
+		name, tool, fake string
+	}{
+		{"shasum", "shasum", ""},
+		{"certutil", "", certutil},
+	} {
+		t.Run("verifies with "+tc.name, func(t *testing.T) {
+			t.Parallel()
+			if tc.tool != "" {
+				if _, err := exec.LookPath(tc.tool); err != nil {
+					t.Skip("no " + tc.tool)
+				}
+			}
+			if sha256sum == "" {
+				t.Skip("no sha256sum")
+			}
+			srv := newReleaseServer(t, release("v9.9.9", "linux_amd64", archive, nil))
+			env, dir := installEnv(t, srv.URL, map[string]string{"ASTROCI_ACTION_REF": "v9.9.9"})
+			env["PATH"] = toolPath(t, append(scriptTools, tc.tool)...)
+			if tc.fake != "" {
+				if err := os.WriteFile(filepath.Join(env["PATH"], "certutil"), []byte(tc.fake), 0o755); err != nil {
+					t.Fatal(err)
+				}
+			}
+			res := runScript(t, bash, "install.sh", dir, env)
+			if res.code != 0 || !strings.Contains(res.stderr, "verified sha256 "+sha256Hex(archive)) {
+				t.Fatalf("exit %d\n%s", res.code, res)
+			}
+			// And the mismatch is still caught.
+			env2, dir2 := installEnv(t, newReleaseServer(t, release("v9.9.9", "linux_amd64", archive, func(f map[string][]byte) {
+				f["v9.9.9/"+archiveName] = tampered(f["v9.9.9/"+archiveName])
+			})).URL, map[string]string{"ASTROCI_ACTION_REF": "v9.9.9", "PATH": env["PATH"]})
+			if res := runScript(t, bash, "install.sh", dir2, env2); res.code == 0 || !strings.Contains(res.stdout, "checksum mismatch") {
+				t.Fatalf("tampered: exit %d\n%s", res.code, res)
+			}
+		})
+	}
+
+	t.Run("refuses without any SHA-256 tool", func(t *testing.T) {
+		t.Parallel()
+		env, dir := installEnv(t, "http://127.0.0.1:9", map[string]string{"ASTROCI_ACTION_REF": "v9.9.9", "PATH": toolPath(t, scriptTools...)})
+		res := runScript(t, bash, "install.sh", dir, env)
+		if res.code == 0 || !strings.Contains(res.stdout, "no sha256sum, shasum or certutil") {
+			t.Fatalf("exit %d\n%s", res.code, res)
+		}
+	})
+
+	t.Run("source build without Go says what to do", func(t *testing.T) {
+		t.Parallel()
+		env, dir := installEnv(t, "", map[string]string{"ASTROCI_ACTION_REF": "main", "ASTROCI_ACTION_PATH": repoRoot(t), "PATH": toolPath(t, scriptTools...)})
+		res := runScript(t, bash, "install.sh", dir, env)
+		if res.code == 0 || !strings.Contains(res.stdout, "add actions/setup-go before this step") || !strings.Contains(res.stdout, "use a release tag") {
+			t.Fatalf("exit %d, want the no-Go advice\n%s", res.code, res)
+		}
+	})
+}
+
+// scriptTools are what install.sh needs besides a hashing tool and Go.
+var scriptTools = []string{"bash", "uname", "mktemp", "rm", "awk", "sort", "tr", "cp", "mv", "chmod", "mkdir", "cat", "sed", "cut", "curl", "tar", "gzip"}
+
+// toolPath is a directory for PATH holding only the named tools (those that exist).
+func toolPath(t *testing.T, tools ...string) string {
+	t.Helper()
+	bin := t.TempDir()
+	for _, tool := range tools {
+		if tool == "" {
+			continue
+		}
+		p, err := exec.LookPath(tool)
+		if err != nil {
+			continue
+		}
+		if err := os.Symlink(p, filepath.Join(bin, tool)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return bin
+}
+
+func TestRunScript(t *testing.T) {
+	bash := needShell(t)
+	t.Parallel()
+	dir := t.TempDir()
+	bin := filepath.Join(dir, "astro-ci")
+	// spy prints its argv, the variables astro-ci would read, and the
+	// names of the variables that should not reach it.
+	spy := `#!/bin/sh
+printf 'argv=%s\n' "$*"
+for v in ASTRO_API_TOKEN ASTRO_CI_GITHUB_TOKEN ASTRO_CI_GRACE ASTRO_CI_STRATEGY ASTRO_CI_TARGETS; do
+	eval "printf '%s=[%s]\n' $v \"\${$v:-}\""
+done
+env | grep -E '^(INPUT_|ASTROCI_)' | cut -d= -f1 | sort
+`
+	if err := os.WriteFile(bin, []byte(spy), 0o755); err != nil {
+		t.Fatal(err)
+	}
+
+	t.Run("maps inputs to ASTRO_CI_ variables, empty ones leave the caller's env", func(t *testing.T) {
+		t.Parallel()
+		res := runScript(t, bash, "run.sh", dir, map[string]string{
+			"ASTROCI_BIN": bin, "ASTROCI_ACTION_PATH": "/x",
+			"INPUT_COMMAND":         "token   rotate",
+			"INPUT_TARGETS":         "github://acme/a/secrets/ASTRO_API_TOKEN\ngithub://acme/b/secrets/ASTRO_API_TOKEN",
+			"INPUT_GRACE":           "2d",
+			"INPUT_STRATEGY":        "",
+			"ASTRO_CI_STRATEGY":     "rotate",
+			"INPUT_ASTRO_API_TOKEN": "input-token",
+			"INPUT_GITHUB_TOKEN":    "",
+			"ASTRO_CI_GITHUB_TOKEN": "env-token",
+		})
+		if res.code != 0 {
+			t.Fatalf("exit %d\n%s", res.code, res)
+		}
+		want := strings.Join([]string{
+			"argv=token rotate",
+			"ASTRO_API_TOKEN=[input-token]",
+			"ASTRO_CI_GITHUB_TOKEN=[env-token]",
+			"ASTRO_CI_GRACE=[2d]",
+			"ASTRO_CI_STRATEGY=[rotate]",
+			"ASTRO_CI_TARGETS=[github://acme/a/secrets/ASTRO_API_TOKEN",
+			"github://acme/b/secrets/ASTRO_API_TOKEN]",
+		}, "\n") + "\n" // and no INPUT_* or ASTROCI_* variable
+		if res.stdout != want {
+			t.Errorf("got\n%s\nwant\n%s", res.stdout, want)
+		}
+	})
+
+	for _, command := range []string{"", "target put", "token rotate; touch PWNED", "$(touch PWNED)", "`touch PWNED`", "token rotate --target x", "tokens list", "-h"} {
+		t.Run("refuses command "+command, func(t *testing.T) {
+			t.Parallel()
+			work := t.TempDir()
+			res := runScript(t, bash, "run.sh", work, map[string]string{"ASTROCI_BIN": bin, "INPUT_COMMAND": command})
+			if res.code != 2 || !strings.Contains(res.stdout, "::error title=astro-ci::command input: not one of") {
+				t.Errorf("exit %d, want 2 and the allow-list error\n%s", res.code, res)
+			}
+			if strings.Contains(res.stdout, "argv=") {
+				t.Error("the binary ran")
+			}
+			if _, err := os.Stat(filepath.Join(work, "PWNED")); err == nil {
+				t.Error("the input was executed")
+			}
+		})
+	}
+}
