@@ -1,0 +1,45 @@
+// Package docs checks that the documentation shows what the tests run.
+package docs
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// The README's quick-start snippets are the files the act and
+// gitlab-ci-local tests execute, character for character.
+func TestREADMEShowsTheTestedQuickStarts(t *testing.T) {
+	readme, err := os.ReadFile(filepath.Join("..", "..", "README.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range []string{
+		"docs/examples/github/quickstart-rotate.yml",
+		"docs/examples/github/quickstart-preview.yml",
+		"docs/examples/gitlab/quickstart-rotate.gitlab-ci.yml",
+		"docs/examples/gitlab/quickstart-preview.gitlab-ci.yml",
+	} {
+		b, err := os.ReadFile(filepath.Join("..", "..", f))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !strings.Contains(string(readme), "```yaml\n"+string(b)+"```") {
+			t.Errorf("README.md does not show %s verbatim", f)
+		}
+	}
+}
+
+// Every command the README documents exists in the binary's usage.
+func TestREADMECommandsExist(t *testing.T) {
+	readme, err := os.ReadFile(filepath.Join("..", "..", "README.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, cmd := range []string{"token check", "token create", "token rotate", "token update", "token workspace", "token delete", "token list", "preview create", "preview delete", "run", "target put", "version"} {
+		if !strings.Contains(string(readme), "astro-ci "+cmd) {
+			t.Errorf("README.md does not document astro-ci %s", cmd)
+		}
+	}
+}
