@@ -1,12 +1,13 @@
 package astrofake
 
 import (
-	"context"
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"github.com/astro-ci/astro-ci/internal/fakefault"
+	"github.com/astro-ci/astro-ci/internal/wait"
 	"io"
 	"net/http"
 	"net/url"
@@ -56,8 +57,7 @@ type Server struct {
 
 	logMu    sync.Mutex
 	requests []Request
-	faults   []*faultEntry
-	faultSeq int
+	faults   fakefault.Registry[Fault]
 	reqSeq   uint64
 	reqSalt  string
 }
@@ -240,7 +240,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if f != nil {
 		entry.Fault = true
 		w.Header().Set("X-Fake-Fault", "1")
-		if f.Latency > 0 && !ctxSleep(r.Context(), f.Latency) {
+		if f.Latency > 0 && wait.Sleep(r.Context(), f.Latency) != nil {
 			return // the client is gone; nothing to answer
 		}
 	}
@@ -397,58 +397,22 @@ type Fault struct {
 	Times      int           // number of requests affected; 0 = unlimited
 }
 
-type faultEntry struct {
-	id   int
-	f    Fault
-	used int
-}
-
 // InjectFault adds a fault. Every response shaped by a fault carries the
 // header X-Fake-Fault: 1 so that contract validation can skip it (a real
 // 502/503 would come from a proxy, not from the API). remove deletes it.
-func (s *Server) InjectFault(f Fault) (remove func()) {
-	s.logMu.Lock()
-	defer s.logMu.Unlock()
-	s.faultSeq++
-	e := &faultEntry{id: s.faultSeq, f: f}
-	s.faults = append(s.faults, e)
-	return func() {
-		s.logMu.Lock()
-		defer s.logMu.Unlock()
-		for i, x := range s.faults {
-			if x.id == e.id {
-				s.faults = append(s.faults[:i:i], s.faults[i+1:]...)
-				return
-			}
-		}
-	}
-}
+func (s *Server) InjectFault(f Fault) (remove func()) { return s.faults.Add(f, f.Times) }
 
 // ClearFaults removes every fault.
-func (s *Server) ClearFaults() {
-	s.logMu.Lock()
-	s.faults = nil
-	s.logMu.Unlock()
-}
+func (s *Server) ClearFaults() { s.faults.Clear() }
 
 func (s *Server) takeFault(method, opID string) *Fault {
-	s.logMu.Lock()
-	defer s.logMu.Unlock()
-	for _, e := range s.faults {
-		if e.f.Times > 0 && e.used >= e.f.Times {
-			continue
-		}
-		if e.f.Method != "" && !strings.EqualFold(e.f.Method, method) {
-			continue
-		}
-		if e.f.Route != "" && e.f.Route != opID {
-			continue
-		}
-		e.used++
-		f := e.f
-		return &f
+	f, ok := s.faults.Take(func(f Fault) bool {
+		return (f.Method == "" || strings.EqualFold(f.Method, method)) && (f.Route == "" || f.Route == opID)
+	})
+	if !ok {
+		return nil
 	}
-	return nil
+	return &f
 }
 
 // ---------------------------------------------------------------------------
@@ -555,15 +519,3 @@ func (s *Server) randBase36(n int) string {
 // newID returns a CUID-like id: 25 lowercase alphanumeric characters
 // starting with "c" (astro-api.md §1).
 func (s *Server) newID() string { return "c" + s.randBase36(24) }
-
-// ctxSleep sleeps for d or until ctx ends.
-func ctxSleep(ctx context.Context, d time.Duration) bool {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return false
-	case <-t.C:
-		return true
-	}
-}

@@ -1,11 +1,12 @@
 package githubfake
 
 import (
-	"context"
 	"crypto/rand"
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
+	"github.com/astro-ci/astro-ci/internal/fakefault"
+	"github.com/astro-ci/astro-ci/internal/wait"
 	"io"
 	"net/http"
 	"net/url"
@@ -47,8 +48,7 @@ type Server struct {
 
 	logMu    sync.Mutex
 	requests []Request
-	faults   []*faultEntry
-	faultSeq int
+	faults   fakefault.Registry[Fault]
 	reqSeq   uint64
 }
 
@@ -286,7 +286,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if f != nil {
 		entry.Fault = true
 		w.Header().Set("X-Fake-Fault", "1")
-		if f.Latency > 0 && !ctxSleep(r.Context(), f.Latency) {
+		if f.Latency > 0 && wait.Sleep(r.Context(), f.Latency) != nil {
 			return // the client is gone; nothing to answer
 		}
 	}
@@ -523,50 +523,18 @@ type Fault struct {
 	Times      int           // number of requests affected; 0 = unlimited
 }
 
-type faultEntry struct {
-	id   int
-	f    Fault
-	used int
-}
-
 // InjectFault adds a fault; remove deletes it. Responses shaped by a fault
 // carry X-Fake-Fault: 1.
-func (s *Server) InjectFault(f Fault) (remove func()) {
-	s.logMu.Lock()
-	defer s.logMu.Unlock()
-	s.faultSeq++
-	e := &faultEntry{id: s.faultSeq, f: f}
-	s.faults = append(s.faults, e)
-	return func() {
-		s.logMu.Lock()
-		defer s.logMu.Unlock()
-		for i, x := range s.faults {
-			if x.id == e.id {
-				s.faults = append(s.faults[:i:i], s.faults[i+1:]...)
-				return
-			}
-		}
-	}
-}
+func (s *Server) InjectFault(f Fault) (remove func()) { return s.faults.Add(f, f.Times) }
 
 func (s *Server) takeFault(method, apiPath string) *Fault {
-	s.logMu.Lock()
-	defer s.logMu.Unlock()
-	for _, e := range s.faults {
-		if e.f.Times > 0 && e.used >= e.f.Times {
-			continue
-		}
-		if e.f.Method != "" && !strings.EqualFold(e.f.Method, method) {
-			continue
-		}
-		if !strings.HasPrefix(apiPath, e.f.PathPrefix) {
-			continue
-		}
-		e.used++
-		f := e.f
-		return &f
+	f, ok := s.faults.Take(func(f Fault) bool {
+		return (f.Method == "" || strings.EqualFold(f.Method, method)) && strings.HasPrefix(apiPath, f.PathPrefix)
+	})
+	if !ok {
+		return nil
 	}
-	return nil
+	return &f
 }
 
 func faultAnswer(f *Fault) (int, any) {
@@ -586,16 +554,4 @@ func faultAnswer(f *Fault) (int, any) {
 		msg = fmt.Sprintf("status %d", code)
 	}
 	return errBody(code, docsBase, "%s", msg)
-}
-
-// ctxSleep sleeps for d or until ctx ends; false when ctx ended.
-func ctxSleep(ctx context.Context, d time.Duration) bool {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return false
-	case <-t.C:
-		return true
-	}
 }

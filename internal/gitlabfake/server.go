@@ -2,6 +2,7 @@ package gitlabfake
 
 import (
 	"fmt"
+	"github.com/astro-ci/astro-ci/internal/fakefault"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -91,8 +92,7 @@ type Server struct {
 
 	logMu    sync.Mutex
 	requests []Request
-	faults   []*faultEntry
-	faultSeq int
+	faults   fakefault.Registry[Fault]
 }
 
 type namespace struct {
@@ -117,12 +117,6 @@ type token struct {
 	job        bool
 	jobProject string
 	created    time.Time
-}
-
-type faultEntry struct {
-	id   int
-	f    Fault
-	used int
 }
 
 // New returns an empty Server.
@@ -355,37 +349,17 @@ func (s *Server) lookupLocked(pathOrID string, group bool) *namespace {
 // Faults
 
 // InjectFault adds a fault; remove deletes it.
-func (s *Server) InjectFault(f Fault) (remove func()) {
-	s.logMu.Lock()
-	defer s.logMu.Unlock()
-	s.faultSeq++
-	e := &faultEntry{id: s.faultSeq, f: f}
-	s.faults = append(s.faults, e)
-	return func() {
-		s.logMu.Lock()
-		defer s.logMu.Unlock()
-		s.faults = slices.DeleteFunc(s.faults, func(x *faultEntry) bool { return x.id == e.id })
-	}
-}
+func (s *Server) InjectFault(f Fault) (remove func()) { return s.faults.Add(f, f.Times) }
 
 func (s *Server) takeFault(method, escaped, decoded string) *Fault {
-	s.logMu.Lock()
-	defer s.logMu.Unlock()
-	for _, e := range s.faults {
-		f := e.f
-		if f.Method != "" && !strings.EqualFold(f.Method, method) {
-			continue
-		}
-		if f.PathContains != "" && !strings.Contains(escaped, f.PathContains) && !strings.Contains(decoded, f.PathContains) {
-			continue
-		}
-		if f.Times > 0 && e.used >= f.Times {
-			continue
-		}
-		e.used++
-		return &f
+	f, ok := s.faults.Take(func(f Fault) bool {
+		return (f.Method == "" || strings.EqualFold(f.Method, method)) &&
+			(f.PathContains == "" || strings.Contains(escaped, f.PathContains) || strings.Contains(decoded, f.PathContains))
+	})
+	if !ok {
+		return nil
 	}
-	return nil
+	return &f
 }
 
 func (s *Server) log(r Request) {

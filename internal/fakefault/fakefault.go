@@ -1,0 +1,60 @@
+// Package fakefault is the fault registry the API fakes share: faults are
+// matched in injection order, each for a number of requests or forever.
+package fakefault
+
+import "sync"
+
+// Registry holds faults of one fake's Fault type. The zero value is ready.
+type Registry[F any] struct {
+	mu      sync.Mutex
+	seq     int
+	entries []*entry[F]
+}
+
+type entry[F any] struct {
+	id, times, used int
+	f               F
+}
+
+// Add registers f for times requests (0: unlimited); remove takes it away.
+func (r *Registry[F]) Add(f F, times int) (remove func()) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.seq++
+	e := &entry[F]{id: r.seq, times: times, f: f}
+	r.entries = append(r.entries, e)
+	return func() {
+		r.mu.Lock()
+		defer r.mu.Unlock()
+		for i, x := range r.entries {
+			if x.id == e.id {
+				r.entries = append(r.entries[:i:i], r.entries[i+1:]...)
+				return
+			}
+		}
+	}
+}
+
+// Clear removes every fault.
+func (r *Registry[F]) Clear() {
+	r.mu.Lock()
+	r.entries = nil
+	r.mu.Unlock()
+}
+
+// Take returns the first active fault that matches, and counts one use.
+func (r *Registry[F]) Take(match func(F) bool) (F, bool) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for _, e := range r.entries {
+		if e.times > 0 && e.used >= e.times {
+			continue
+		}
+		if match(e.f) {
+			e.used++
+			return e.f, true
+		}
+	}
+	var zero F
+	return zero, false
+}
