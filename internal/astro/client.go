@@ -8,7 +8,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"github.com/astro-ci/astro-ci/internal/wait"
 	"io"
 	"math/rand/v2"
 	"net/http"
@@ -18,6 +17,8 @@ import (
 	"strings"
 	"sync/atomic"
 	"time"
+
+	"github.com/astro-ci/astro-ci/internal/wait"
 
 	"github.com/astro-ci/astro-ci/internal/secret"
 	"github.com/astro-ci/astro-ci/internal/version"

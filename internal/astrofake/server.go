@@ -6,14 +6,15 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
-	"github.com/astro-ci/astro-ci/internal/fakefault"
-	"github.com/astro-ci/astro-ci/internal/wait"
 	"io"
 	"net/http"
 	"net/url"
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/astro-ci/astro-ci/internal/fakefault"
+	"github.com/astro-ci/astro-ci/internal/wait"
 )
 
 // Options configure a Server. The zero value is usable.

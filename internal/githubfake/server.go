@@ -5,8 +5,6 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
-	"github.com/astro-ci/astro-ci/internal/fakefault"
-	"github.com/astro-ci/astro-ci/internal/wait"
 	"io"
 	"net/http"
 	"net/url"
@@ -14,6 +12,9 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/astro-ci/astro-ci/internal/fakefault"
+	"github.com/astro-ci/astro-ci/internal/wait"
 )
 
 // Options configure a Server. The zero value is usable.

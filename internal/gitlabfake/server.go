@@ -2,7 +2,6 @@ package gitlabfake
 
 import (
 	"fmt"
-	"github.com/astro-ci/astro-ci/internal/fakefault"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -11,6 +10,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/astro-ci/astro-ci/internal/fakefault"
 )
 
 // Access levels, as GitLab numbers them.

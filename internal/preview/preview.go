@@ -10,10 +10,11 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"github.com/astro-ci/astro-ci/internal/wait"
 	"regexp"
 	"strings"
 	"time"
+
+	"github.com/astro-ci/astro-ci/internal/wait"
 
 	"github.com/astro-ci/astro-ci/internal/astro"
 	"github.com/astro-ci/astro-ci/internal/cienv"

@@ -10,12 +10,13 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"github.com/astro-ci/astro-ci/internal/wait"
 	"io"
 	"slices"
 	"sort"
 	"strings"
 	"time"
+
+	"github.com/astro-ci/astro-ci/internal/wait"
 
 	"github.com/astro-ci/astro-ci/internal/astro"
 	"github.com/astro-ci/astro-ci/internal/secret"

@@ -4,10 +4,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"github.com/astro-ci/astro-ci/internal/wait"
 	"math/rand/v2"
 	"sync"
 	"time"
+
+	"github.com/astro-ci/astro-ci/internal/wait"
 
 	"github.com/astro-ci/astro-ci/internal/secret"
 )
