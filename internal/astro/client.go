@@ -18,10 +18,9 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/astro-ci/astro-ci/internal/wait"
-
 	"github.com/astro-ci/astro-ci/internal/secret"
 	"github.com/astro-ci/astro-ci/internal/version"
+	"github.com/astro-ci/astro-ci/internal/wait"
 )
 
 // DefaultBaseURL is the Astro API v1.

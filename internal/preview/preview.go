@@ -14,13 +14,12 @@ import (
 	"strings"
 	"time"
 
-	"github.com/astro-ci/astro-ci/internal/wait"
-
 	"github.com/astro-ci/astro-ci/internal/astro"
 	"github.com/astro-ci/astro-ci/internal/cienv"
 	"github.com/astro-ci/astro-ci/internal/rotation"
 	"github.com/astro-ci/astro-ci/internal/secret"
 	"github.com/astro-ci/astro-ci/internal/target"
+	"github.com/astro-ci/astro-ci/internal/wait"
 )
 
 // Astro is what previews need of the Astro API; *astro.Client has it.

@@ -16,11 +16,10 @@ import (
 	"strings"
 	"time"
 
-	"github.com/astro-ci/astro-ci/internal/wait"
-
 	"github.com/astro-ci/astro-ci/internal/astro"
 	"github.com/astro-ci/astro-ci/internal/secret"
 	"github.com/astro-ci/astro-ci/internal/target"
+	"github.com/astro-ci/astro-ci/internal/wait"
 )
 
 // Strategy of a rotation.

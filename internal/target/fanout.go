@@ -8,9 +8,8 @@ import (
 	"sync"
 	"time"
 
-	"github.com/astro-ci/astro-ci/internal/wait"
-
 	"github.com/astro-ci/astro-ci/internal/secret"
+	"github.com/astro-ci/astro-ci/internal/wait"
 )
 
 // Result of one operation on one target.
