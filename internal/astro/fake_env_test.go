@@ -16,6 +16,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/astro-ci/astro-ci/internal/fakeclock"
+
 	"github.com/astro-ci/astro-ci/internal/astrofake"
 	"github.com/astro-ci/astro-ci/internal/contract"
 	"github.com/astro-ci/astro-ci/internal/secret"
@@ -42,23 +44,7 @@ const fxReadyAfter = 5 * time.Minute
 // never come back from the API.
 const fxSecretEnvValue = "s3cr3t-seeded-env-value"
 
-// fxClock is a mutex-guarded settable clock shared with the fake (Options.Now).
-type fxClock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *fxClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *fxClock) Advance(d time.Duration) {
-	c.mu.Lock()
-	c.t = c.t.Add(d)
-	c.mu.Unlock()
-}
+type fxClock = fakeclock.Clock
 
 // waitLog is a Config.Sleep that records the waits and never sleeps.
 type waitLog struct {
@@ -113,7 +99,7 @@ func newFxEnv(t *testing.T, opts ...fxOptions) *fxEnv {
 	if len(opts) > 0 {
 		o = opts[0]
 	}
-	clock := &fxClock{t: fxT0}
+	clock := fakeclock.New(fxT0)
 	fake := astrofake.New(astrofake.Options{Now: clock.Now, DeploymentReadyAfter: fxReadyAfter})
 	v, err := contract.Astro()
 	if err != nil {

@@ -10,9 +10,10 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
-	"sync"
 	"testing"
 	"time"
+
+	"github.com/astro-ci/astro-ci/internal/fakeclock"
 
 	"github.com/astro-ci/astro-ci/internal/contract"
 )
@@ -28,23 +29,7 @@ const (
 
 var t0 = time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
 
-// fakeClock is a settable clock for Options.Now.
-type fakeClock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *fakeClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *fakeClock) Advance(d time.Duration) {
-	c.mu.Lock()
-	c.t = c.t.Add(d)
-	c.mu.Unlock()
-}
+type fakeClock = fakeclock.Clock
 
 // env is one fake behind an httptest server wrapped by the contract
 // validator, seeded with two organizations and a set of tokens.
@@ -84,7 +69,7 @@ func contractReporter(t *testing.T) func(error) {
 
 func newEnv(t *testing.T, opts ...func(*Options)) *env {
 	t.Helper()
-	clock := &fakeClock{t: t0}
+	clock := fakeclock.New(t0)
 	o := Options{
 		Now:  clock.Now,
 		Rand: rand.NewChaCha8([32]byte{1, 2, 3}),

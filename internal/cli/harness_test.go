@@ -14,6 +14,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/astro-ci/astro-ci/internal/fakeclock"
+
 	"github.com/astro-ci/astro-ci/internal/astrofake"
 	"github.com/astro-ci/astro-ci/internal/contract"
 	"github.com/astro-ci/astro-ci/internal/target"
@@ -25,23 +27,7 @@ const (
 	depID = "cldep0000000000000000test"
 )
 
-// clock is a settable time shared by the fake and the CLI.
-type clock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *clock) Advance(d time.Duration) {
-	c.mu.Lock()
-	c.t = c.t.Add(d)
-	c.mu.Unlock()
-}
+type clock = fakeclock.Clock
 
 // harness runs astro-ci against a contract-checked fake Astro API and keeps
 // every token value Astro ever issued, to prove none reaches any output.
@@ -96,7 +82,7 @@ func (h *harness) addValue(v string) {
 
 func newHarness(t testing.TB) *harness {
 	t.Helper()
-	c := &clock{t: time.Date(2026, 11, 26, 12, 0, 0, 0, time.UTC)}
+	c := fakeclock.New(time.Date(2026, 11, 26, 12, 0, 0, 0, time.UTC))
 	fake := astrofake.New(astrofake.Options{Now: c.Now, DeploymentReadyAfter: time.Minute})
 	fake.AddOrganization(orgID, "Test Org")
 	fake.AddWorkspace(orgID, wsID, "data")

@@ -16,31 +16,17 @@ import (
 	"testing"
 	"time"
 
+	"github.com/astro-ci/astro-ci/internal/fakeclock"
+
 	"golang.org/x/crypto/nacl/box"
 
 	"github.com/astro-ci/astro-ci/internal/contract"
 	"github.com/astro-ci/astro-ci/internal/githubfake"
 )
 
-// clock is a settable test clock.
-type clock struct {
-	mu sync.Mutex
-	t  time.Time
-}
+type clock = fakeclock.Clock
 
-func newClock() *clock { return &clock{t: time.Date(2026, 3, 4, 5, 6, 7, 0, time.UTC)} }
-
-func (c *clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *clock) Advance(d time.Duration) {
-	c.mu.Lock()
-	c.t = c.t.Add(d)
-	c.mu.Unlock()
-}
+func newClock() *clock { return fakeclock.New(time.Date(2026, 3, 4, 5, 6, 7, 0, time.UTC)) }
 
 // fixture is a fake behind the contract validator, with a few resources.
 type fixture struct {
