@@ -706,3 +706,17 @@ func TestSupersededSelfDoesNotRotateAgain(t *testing.T) {
 		t.Fatalf("%d tokens: the stale job rotated again", n)
 	}
 }
+
+// --debug traces every exchange, never a header or a body: the harness's
+// leak scan fails this test if a value gets through.
+func TestDebugTraceShowsNoValues(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t)
+	h.admin()
+	h.env["ASTRO_CI_DEBUG"] = "true"
+	r := h.run("", "token", "rotate", "--strategy", "rotate", "--target", h.target("tok"))
+	if r.code != 0 || !strings.Contains(r.stderr, "debug: POST /organizations/"+orgID+"/tokens/") {
+		t.Fatal(r)
+	}
+	h.file("tok")
+}
