@@ -85,9 +85,9 @@ func (n *notingStore) Put(ctx context.Context, t target.Target, v secret.Value) 
 // refusingStore fails every operation with one explanation.
 type refusingStore struct{ err error }
 
-func (s refusingStore) Preflight(context.Context, target.Target, *secret.Value) error { return s.err }
-func (s refusingStore) Put(context.Context, target.Target, secret.Value) error        { return s.err }
-func (s refusingStore) Delete(context.Context, target.Target) error                   { return s.err }
+func (s refusingStore) Preflight(context.Context, target.Target, target.Proof) error { return s.err }
+func (s refusingStore) Put(context.Context, target.Target, secret.Value) error       { return s.err }
+func (s refusingStore) Delete(context.Context, target.Target) error                  { return s.err }
 
 var (
 	_ target.Store = (*notingStore)(nil)

@@ -75,7 +75,7 @@ func (r *runner) targetPut(args []string) error {
 	if err != nil {
 		return err
 	}
-	if err := target.Err(f.Preflight(r.ctx, ts, nil)); err != nil {
+	if err := target.Err(f.Preflight(r.ctx, ts, target.Proof{})); err != nil {
 		return fmt.Errorf("preflight failed, nothing was written: %w", err)
 	}
 	res := f.Put(r.ctx, ts, v)

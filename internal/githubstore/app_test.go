@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/astro-ci/astro-ci/internal/secret"
+	"github.com/astro-ci/astro-ci/internal/target"
 )
 
 // appFixture installs app 4242 on user o (no Dependabot permission) and on
@@ -108,7 +109,7 @@ func TestGitHubApp(t *testing.T) {
 		f, onO, _ := appFixture(t)
 		s := appStore(t, f, pemPKCS1(appKey()), func(c *Config) { c.InstallationID = onO })
 		for i := range 3 {
-			if err := s.Preflight(t.Context(), mustParse(t, fmt.Sprintf("github://o/r/secrets/X%d", i)), nil); err != nil {
+			if err := s.Preflight(t.Context(), mustParse(t, fmt.Sprintf("github://o/r/secrets/X%d", i)), target.Proof{}); err != nil {
 				t.Fatal(err)
 			}
 		}
@@ -132,7 +133,7 @@ func TestGitHubApp(t *testing.T) {
 			t.Parallel()
 			f, _, _ := appFixture(t)
 			s := appStore(t, f, pemPKCS1(appKey()), func(c *Config) { c.AppID = tc.appID })
-			te := asTargetError(t, s.Preflight(t.Context(), mustParse(t, tc.addr), nil))
+			te := asTargetError(t, s.Preflight(t.Context(), mustParse(t, tc.addr), target.Proof{}))
 			if te.Status != tc.status || !strings.Contains(te.Hint, tc.hint) {
 				t.Errorf("got status %d hint %q; want %d, %q", te.Status, te.Hint, tc.status, tc.hint)
 			}

@@ -6,6 +6,7 @@ import (
 
 	"github.com/astro-ci/astro-ci/internal/githubfake"
 	"github.com/astro-ci/astro-ci/internal/secret"
+	"github.com/astro-ci/astro-ci/internal/target"
 )
 
 // patAdmin may also create and delete environments.
@@ -27,7 +28,7 @@ func TestCreateEnvironment(t *testing.T) {
 		addAdminToken(f)
 		s := f.store(t, func(c *Config) { c.Token = secret.New(patAdmin) })
 		tg := mustParse(t, previewEnv)
-		if err := s.Preflight(t.Context(), tg, nil); err != nil {
+		if err := s.Preflight(t.Context(), tg, target.Proof{}); err != nil {
 			t.Fatalf("Preflight: %v", err)
 		}
 		if !f.fake.HasEnvironment("o", "r", "preview-feature-x") {
@@ -72,7 +73,7 @@ func TestCreateEnvironment(t *testing.T) {
 		f := newFixture(t)
 		s := f.store(t, nil) // patAll: no Administration
 		tg := mustParse(t, "github://o/r/environments/prod/secrets/ASTRO_TOKEN?create_environment=true")
-		if err := s.Preflight(t.Context(), tg, nil); err != nil {
+		if err := s.Preflight(t.Context(), tg, target.Proof{}); err != nil {
 			t.Fatalf("Preflight: %v", err)
 		}
 		if err := s.Put(t.Context(), tg, secret.New(secretValue)); err != nil {
@@ -111,7 +112,7 @@ func TestCreateEnvironmentWithoutPermission(t *testing.T) {
 			}
 		}
 	}
-	check("preflight", s.Preflight(t.Context(), tg, nil))
+	check("preflight", s.Preflight(t.Context(), tg, target.Proof{}))
 	check("write", s.Put(t.Context(), tg, secret.New(secretValue)))
 	if f.fake.HasEnvironment("o", "r", "preview-feature-x") {
 		t.Error("the environment was created without the permission")
@@ -217,7 +218,7 @@ func TestMissingEnvironmentWithoutOption(t *testing.T) {
 		err  error
 		hint []string
 	}{
-		{"preflight", s.Preflight(t.Context(), tg, nil), []string{
+		{"preflight", s.Preflight(t.Context(), tg, target.Proof{}), []string{
 			`environment "preview-feature-x" does not exist in o/r`,
 			"create the environment first (Settings → Environments) or use a repository secret",
 			"add ?create_environment=true to the target",

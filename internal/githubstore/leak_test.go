@@ -44,11 +44,11 @@ func TestErrorsNeverLeak(t *testing.T) {
 	ctx := t.Context()
 
 	collect(withToken(badPAT).Put(ctx, repo, v))
-	collect(withToken(badPAT).Preflight(ctx, repo, &v))
+	collect(withToken(badPAT).Preflight(ctx, repo, target.Proof{Current: &v}))
 	collect(withToken(patNoPerms).Put(ctx, repo, v))
 	collect(withToken(patNoPerms).Delete(ctx, repo))
 	collect(withToken(patOtherOrg).Put(ctx, mustParse(t, "github://orgs/acme/secrets/X"), v))
-	collect(withToken(patAll).Preflight(ctx, mustParse(t, "github://o/r/environments/nope/secrets/X"), &v))
+	collect(withToken(patAll).Preflight(ctx, mustParse(t, "github://o/r/environments/nope/secrets/X"), target.Proof{Current: &v}))
 	collect(withToken(patAll).Put(ctx, target.Target{Scheme: target.GitHub, Kind: target.KindRepoSecret, Owner: "o", Repo: "r", Name: "BAD-NAME"}, v))
 	collect(withToken(patAll).Put(ctx, mustParse(t, "github://orgs/acme/secrets/X?repos=ghost"), v))
 

@@ -9,6 +9,7 @@ import (
 	"golang.org/x/crypto/nacl/box"
 
 	"github.com/astro-ci/astro-ci/internal/secret"
+	"github.com/astro-ci/astro-ci/internal/target"
 )
 
 // fixedRand is a reader of one repeated byte: the sealed box's ephemeral
@@ -112,7 +113,7 @@ func TestStoreSealsWithInjectedRand(t *testing.T) {
 	if v, _ := f.fake.RepoSecret("o", "r", "SEALED"); v != secretValue {
 		t.Fatalf("the fake decrypted %q", v)
 	}
-	if err := s.Preflight(t.Context(), tg, nil); err != nil {
+	if err := s.Preflight(t.Context(), tg, target.Proof{}); err != nil {
 		t.Fatal(err)
 	}
 	f.mu.Lock()

@@ -245,7 +245,8 @@ func (s *Store) Delete(ctx context.Context, t target.Target) error {
 // holds it), else writes and deletes a canary secret in the same scope.
 // For an environment it first checks that the environment exists, and
 // with create_environment=true creates it when it does not.
-func (s *Store) Preflight(ctx context.Context, t target.Target, current *secret.Value) error {
+func (s *Store) Preflight(ctx context.Context, t target.Target, p target.Proof) error {
+	current := p.Current
 	if err := checkTarget(t); err != nil {
 		return s.wrap(ctx, "preflight", t, err)
 	}

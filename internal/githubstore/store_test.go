@@ -168,7 +168,7 @@ func TestPreflightLeavesNothingChanged(t *testing.T) {
 
 			// Canary: written and deleted in the same scope.
 			f.fake.ResetRequests()
-			if err := s.Preflight(t.Context(), tg, nil); err != nil {
+			if err := s.Preflight(t.Context(), tg, target.Proof{}); err != nil {
 				t.Fatalf("Preflight(canary): %v", err)
 			}
 			if names := f.fake.SecretNames(tc.scope); !slices.Equal(names, []string{"ASTRO_TOKEN"}) {
@@ -191,7 +191,7 @@ func TestPreflightLeavesNothingChanged(t *testing.T) {
 			// Self-rotation: the current value is written back.
 			f.clk.Advance(time.Minute)
 			cur := secret.New(secretValue)
-			if err := s.Preflight(t.Context(), tg, &cur); err != nil {
+			if err := s.Preflight(t.Context(), tg, target.Proof{Current: &cur}); err != nil {
 				t.Fatalf("Preflight(current): %v", err)
 			}
 			after, _ = f.fake.Secret(tc.scope, "ASTRO_TOKEN")
@@ -209,7 +209,7 @@ func TestPreflightLeavesNothingChanged(t *testing.T) {
 		f := newFixture(t)
 		s := f.store(t, nil)
 		cur := secret.New(secretValue)
-		if err := s.Preflight(t.Context(), mustParse(t, "github://o/r/secrets/NEW"), &cur); err != nil {
+		if err := s.Preflight(t.Context(), mustParse(t, "github://o/r/secrets/NEW"), target.Proof{Current: &cur}); err != nil {
 			t.Fatal(err)
 		}
 		if _, ok := f.fake.RepoSecret("o", "r", "NEW"); ok {
@@ -242,7 +242,7 @@ func TestPreflightFailures(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
 			s := f.store(t, func(c *Config) { c.Token = secret.New(tc.token) })
-			err := s.Preflight(t.Context(), mustParse(t, tc.addr), nil)
+			err := s.Preflight(t.Context(), mustParse(t, tc.addr), target.Proof{})
 			if err == nil {
 				t.Fatal("Preflight succeeded")
 			}
@@ -385,7 +385,7 @@ func TestGHESBasePath(t *testing.T) {
 			f := newFixture(t)
 			s := f.store(t, func(c *Config) { c.BaseURL = f.srv.URL + suffix })
 			tg := mustParse(t, "github://o/r/environments/preview%2Fx/secrets/X")
-			if err := s.Preflight(t.Context(), tg, nil); err != nil {
+			if err := s.Preflight(t.Context(), tg, target.Proof{}); err != nil {
 				t.Fatal(err)
 			}
 			if err := s.Put(t.Context(), tg, secret.New(secretValue)); err != nil {

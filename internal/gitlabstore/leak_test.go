@@ -10,6 +10,7 @@ import (
 
 	"github.com/astro-ci/astro-ci/internal/gitlabfake"
 	"github.com/astro-ci/astro-ci/internal/secret"
+	"github.com/astro-ci/astro-ci/internal/target"
 )
 
 // echoServer answers every request with a 400 whose message quotes the
@@ -54,7 +55,7 @@ func TestNoSecretInAnyError(t *testing.T) {
 		for _, raw := range []string{"gitlab://acme/platform/deploy/variables/K", "gitlab://groups/acme/variables/K", "gitlab://acme/nope/variables/K", "gitlab://other/secret/variables/K?hidden=true"} {
 			tg := mustParse(t, raw)
 			add(tok+" put "+raw, func() error { return s.Put(t.Context(), tg, secret.New(val1)) })
-			add(tok+" preflight "+raw, func() error { return s.Preflight(t.Context(), tg, &cur) })
+			add(tok+" preflight "+raw, func() error { return s.Preflight(t.Context(), tg, target.Proof{Current: &cur}) })
 			add(tok+" delete "+raw, func() error { return s.Delete(t.Context(), tg) })
 		}
 	}
@@ -73,7 +74,7 @@ func TestNoSecretInAnyError(t *testing.T) {
 			t.Fatal(err)
 		}
 		add(base+" put", func() error { return bs.Put(t.Context(), tg, secret.New(val1)) })
-		add(base+" preflight", func() error { return bs.Preflight(t.Context(), tg, &cur) })
+		add(base+" preflight", func() error { return bs.Preflight(t.Context(), tg, target.Proof{Current: &cur}) })
 		add(base+" delete", func() error { return bs.Delete(t.Context(), tg) })
 	}
 

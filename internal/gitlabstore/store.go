@@ -245,7 +245,8 @@ func (s *Store) Delete(ctx context.Context, t target.Target) error {
 // (only the value: flags stay as they are); otherwise it creates a masked
 // canary variable ASTRO_CI_PREFLIGHT_<8 hex> in t's environment scope and
 // deletes it.
-func (s *Store) Preflight(ctx context.Context, t target.Target, current *secret.Value) error {
+func (s *Store) Preflight(ctx context.Context, t target.Target, p target.Proof) error {
+	current := p.Current
 	t = normalise(t)
 	if err := checkTarget(opPreflight, t); err != nil {
 		return err

@@ -348,7 +348,7 @@ func TestPreflight(t *testing.T) {
 			tg := mustParse(t, tc.target)
 			ns := tg.Project + tg.Group
 			before := e.fake.Variables(ns)
-			if err := e.store(t, tc.token).Preflight(t.Context(), tg, tc.current); err != nil {
+			if err := e.store(t, tc.token).Preflight(t.Context(), tg, target.Proof{Current: tc.current}); err != nil {
 				t.Fatal(err)
 			}
 			reqs := e.fake.Requests()
@@ -396,7 +396,7 @@ func TestPreflightCleansUpLeftoverCanaries(t *testing.T) {
 			s := e.store(t, tokMaint)
 			tg := mustParse(t, "gitlab://acme/web/variables/K")
 			e.fake.InjectFault(tc.fault)
-			err := s.Preflight(t.Context(), tg, nil)
+			err := s.Preflight(t.Context(), tg, target.Proof{})
 			te := asTargetError(t, err)
 			if !te.Retryable {
 				t.Errorf("not retryable: %v", err)
@@ -408,7 +408,7 @@ func TestPreflightCleansUpLeftoverCanaries(t *testing.T) {
 			if tc.fault.Method == "DELETE" && !strings.Contains(te.Hint, left[0].Key) {
 				t.Errorf("hint %q does not name the canary", te.Hint)
 			}
-			if err := s.Preflight(t.Context(), tg, nil); err != nil {
+			if err := s.Preflight(t.Context(), tg, target.Proof{}); err != nil {
 				t.Fatal(err)
 			}
 			if left := e.fake.Variables("acme/web"); len(left) != 0 {
@@ -452,7 +452,7 @@ func TestErrorsExplain(t *testing.T) {
 			cur := secret.New(val2)
 			ops := map[string]func() error{
 				"write":     func() error { return s.Put(t.Context(), tg, secret.New(val1)) },
-				"preflight": func() error { return s.Preflight(t.Context(), tg, &cur) },
+				"preflight": func() error { return s.Preflight(t.Context(), tg, target.Proof{Current: &cur}) },
 				"delete":    func() error { return s.Delete(t.Context(), tg) },
 			}
 			for op, run := range ops {
@@ -688,7 +688,7 @@ func TestConcurrentPuts(t *testing.T) {
 	for _, k := range []string{"A", "B", "C", "D", "E", "F", "G", "H", "I", "J"} {
 		ts = append(ts, mustParse(t, "gitlab://acme/web/variables/"+k), mustParse(t, "gitlab://groups/acme/variables/"+k))
 	}
-	if err := target.Err(fo.Preflight(t.Context(), ts, nil)); err != nil {
+	if err := target.Err(fo.Preflight(t.Context(), ts, target.Proof{})); err != nil {
 		t.Fatal(err)
 	}
 	if err := target.Err(fo.Put(t.Context(), ts, secret.New(val1))); err != nil {

@@ -53,7 +53,7 @@ func (e *Engine) Create(ctx context.Context, req Request) (*Result, error) {
 	}
 	// Prove the token targets writable before creating anything.
 	if len(targets) > 0 {
-		if err := target.Err(e.Targets.Preflight(ctx, targets, nil)); err != nil {
+		if err := target.Err(e.Targets.Preflight(ctx, targets, target.Proof{})); err != nil {
 			return res, fmt.Errorf("preflight of the token targets failed, nothing was created: %w", err)
 		}
 	}

@@ -37,7 +37,7 @@ var _ Astro = (*astro.Client)(nil)
 
 // Targets writes and removes token values; *target.Fanout has it.
 type Targets interface {
-	Preflight(ctx context.Context, ts []target.Target, current *secret.Value) []target.Result
+	Preflight(ctx context.Context, ts []target.Target, p target.Proof) []target.Result
 	Delete(ctx context.Context, ts []target.Target) []target.Result
 }
 

@@ -60,7 +60,7 @@ var _ Astro = (*astro.Client)(nil)
 
 // Targets writes values to many targets; *target.Fanout has it.
 type Targets interface {
-	Preflight(ctx context.Context, ts []target.Target, current *secret.Value) []target.Result
+	Preflight(ctx context.Context, ts []target.Target, p target.Proof) []target.Result
 	Put(ctx context.Context, ts []target.Target, v secret.Value) []target.Result
 }
 

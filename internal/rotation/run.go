@@ -124,7 +124,7 @@ func (e *Engine) preflight(ctx context.Context, ts []target.Target, current *sec
 	if len(ts) == 0 {
 		return errors.New("no target to write the new value to: give at least one --target (the new value would otherwise be lost)")
 	}
-	res := e.Targets.Preflight(ctx, ts, current)
+	res := e.Targets.Preflight(ctx, ts, target.Proof{Current: current})
 	if err := target.Err(res); err != nil {
 		return fmt.Errorf("preflight failed, nothing was changed: %w", err)
 	}

@@ -68,10 +68,9 @@ func (f *Fanout) Store(t Target) (Store, error) {
 	return nil, fmt.Errorf("target %s: no store for scheme %q", t, t.Scheme)
 }
 
-// Preflight proves every target writable; current is the value they hold
-// now when it is known (self-rotation), else nil.
-func (f *Fanout) Preflight(ctx context.Context, ts []Target, current *secret.Value) []Result {
-	return f.run(ctx, ts, func(ctx context.Context, s Store, t Target) error { return s.Preflight(ctx, t, current) })
+// Preflight proves every target writable, as strongly as p asks.
+func (f *Fanout) Preflight(ctx context.Context, ts []Target, p Proof) []Result {
+	return f.run(ctx, ts, func(ctx context.Context, s Store, t Target) error { return s.Preflight(ctx, t, p) })
 }
 
 // Put writes v to every target.

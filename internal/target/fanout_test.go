@@ -52,7 +52,7 @@ func (m *memStore) next(t Target) error {
 	return nil
 }
 
-func (m *memStore) Preflight(_ context.Context, t Target, _ *secret.Value) error { return m.next(t) }
+func (m *memStore) Preflight(_ context.Context, t Target, _ Proof) error { return m.next(t) }
 func (m *memStore) Put(_ context.Context, t Target, v secret.Value) error {
 	if err := m.next(t); err != nil {
 		return err
@@ -209,7 +209,7 @@ func TestFanoutMissingStore(t *testing.T) {
 	t.Parallel()
 	f := &Fanout{Stores: map[Scheme]Store{}}
 	ts, _ := ParseAll([]string{"github://a/b/secrets/X", "gitlab://g/p/variables/X"}, Defaults{})
-	err := Err(f.Preflight(context.Background(), ts, nil))
+	err := Err(f.Preflight(context.Background(), ts, Proof{}))
 	if err == nil || !strings.Contains(err.Error(), "ASTRO_CI_GITHUB_TOKEN") || !strings.Contains(err.Error(), "ASTRO_CI_GITLAB_TOKEN") {
 		t.Fatalf("err = %v", err)
 	}
@@ -221,7 +221,7 @@ func TestFileStore(t *testing.T) {
 	tg, _ := Parse("file://"+filepath.Join(dir, "token"), Defaults{})
 	s := FileStore{}
 	ctx := context.Background()
-	if err := s.Preflight(ctx, tg, nil); err != nil {
+	if err := s.Preflight(ctx, tg, Proof{}); err != nil {
 		t.Fatal(err)
 	}
 	if entries, _ := os.ReadDir(dir); len(entries) != 0 {
@@ -260,7 +260,7 @@ func TestFileStore(t *testing.T) {
 		t.Fatal(err)
 	}
 	for name, err := range map[string]error{
-		"preflight": s.Preflight(ctx, link, nil), "put": s.Put(ctx, link, secret.New("x-123456789")), "delete": s.Delete(ctx, link),
+		"preflight": s.Preflight(ctx, link, Proof{}), "put": s.Put(ctx, link, secret.New("x-123456789")), "delete": s.Delete(ctx, link),
 	} {
 		if err == nil || !strings.Contains(err.Error(), "symbolic link") {
 			t.Errorf("%s through a symlink: %v", name, err)
@@ -271,7 +271,7 @@ func TestFileStore(t *testing.T) {
 	}
 
 	missing, _ := Parse("file://"+filepath.Join(dir, "nope", "token"), Defaults{})
-	if err := s.Preflight(ctx, missing, nil); err == nil || !strings.Contains(err.Error(), "must exist") {
+	if err := s.Preflight(ctx, missing, Proof{}); err == nil || !strings.Contains(err.Error(), "must exist") {
 		t.Fatalf("missing dir: %v", err)
 	}
 }

@@ -41,7 +41,7 @@ func checkNotSymlink(op string, t Target) error {
 
 // Preflight checks the directory exists and accepts a new file, by creating
 // and removing a scratch file next to the target.
-func (FileStore) Preflight(_ context.Context, t Target, _ *secret.Value) error {
+func (FileStore) Preflight(_ context.Context, t Target, _ Proof) error {
 	if err := checkNotSymlink("preflight", t); err != nil {
 		return err
 	}

@@ -17,13 +17,27 @@ import (
 // state about a value beyond one call and never include it in errors.
 type Store interface {
 	// Preflight proves t writable (credentials valid, scope exists, write
-	// permission) without leaving a changed value behind. current, when
-	// known, is the value t already holds and may be written back.
-	Preflight(ctx context.Context, t Target, current *secret.Value) error
+	// permission) without leaving a changed value behind; p says how strong
+	// the proof must be and what the target holds now, when known.
+	Preflight(ctx context.Context, t Target, p Proof) error
 	// Put creates or replaces the value at t.
 	Put(ctx context.Context, t Target, v secret.Value) error
 	// Delete removes t; a target that is already absent is not an error.
 	Delete(ctx context.Context, t Target) error
+}
+
+// Proof says how a preflight must prove a target writable.
+type Proof struct {
+	// Current, when known, is the value the target holds now; a store may
+	// write it back as its proof.
+	Current *secret.Value
+	// ByRead: a read showing that the target's scope exists and that the
+	// credential may write there is proof enough. Overlap rotation asks for
+	// it: the old value stays valid until every target holds the new one, so
+	// a write that fails later loses nothing. In-place rotation and create
+	// leave it false: a write that fails after the fact would lose a value,
+	// so the store proves the write itself where it can.
+	ByRead bool
 }
 
 // Error is a failed store operation, classified so the fan-out knows what
