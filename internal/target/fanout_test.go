@@ -4,8 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"os"
-	"path/filepath"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -212,67 +210,6 @@ func TestFanoutMissingStore(t *testing.T) {
 	err := Err(f.Preflight(context.Background(), ts, Proof{}))
 	if err == nil || !strings.Contains(err.Error(), "ASTRO_CI_GITHUB_TOKEN") || !strings.Contains(err.Error(), "ASTRO_CI_GITLAB_TOKEN") {
 		t.Fatalf("err = %v", err)
-	}
-}
-
-func TestFileStore(t *testing.T) {
-	t.Parallel()
-	dir := t.TempDir()
-	tg, _ := Parse("file://"+filepath.Join(dir, "token"), Defaults{})
-	s := FileStore{}
-	ctx := context.Background()
-	if err := s.Preflight(ctx, tg, Proof{}); err != nil {
-		t.Fatal(err)
-	}
-	if entries, _ := os.ReadDir(dir); len(entries) != 0 {
-		t.Fatalf("preflight left files: %v", entries)
-	}
-	for _, v := range []string{"first-value-123", "second-value-456"} {
-		if err := s.Put(ctx, tg, secret.New(v)); err != nil {
-			t.Fatal(err)
-		}
-		b, err := os.ReadFile(tg.Path)
-		if err != nil || string(b) != v {
-			t.Fatalf("content %q, %v", b, err)
-		}
-		fi, _ := os.Stat(tg.Path)
-		if fi.Mode().Perm() != 0o600 {
-			t.Fatalf("mode %v", fi.Mode())
-		}
-	}
-	if entries, _ := os.ReadDir(dir); len(entries) != 1 {
-		t.Fatalf("temporary files left: %v", entries)
-	}
-	if err := s.Delete(ctx, tg); err != nil {
-		t.Fatal(err)
-	}
-	if err := s.Delete(ctx, tg); err != nil {
-		t.Fatalf("second delete: %v", err)
-	}
-
-	// Symlinks are refused everywhere.
-	real := filepath.Join(dir, "real")
-	link, _ := Parse("file://"+filepath.Join(dir, "link"), Defaults{})
-	if err := os.WriteFile(real, []byte("keep"), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.Symlink(real, link.Path); err != nil {
-		t.Fatal(err)
-	}
-	for name, err := range map[string]error{
-		"preflight": s.Preflight(ctx, link, Proof{}), "put": s.Put(ctx, link, secret.New("x-123456789")), "delete": s.Delete(ctx, link),
-	} {
-		if err == nil || !strings.Contains(err.Error(), "symbolic link") {
-			t.Errorf("%s through a symlink: %v", name, err)
-		}
-	}
-	if b, _ := os.ReadFile(real); string(b) != "keep" {
-		t.Fatal("symlink target changed")
-	}
-
-	missing, _ := Parse("file://"+filepath.Join(dir, "nope", "token"), Defaults{})
-	if err := s.Preflight(ctx, missing, Proof{}); err == nil || !strings.Contains(err.Error(), "must exist") {
-		t.Fatalf("missing dir: %v", err)
 	}
 }
 
