@@ -41,6 +41,9 @@ func (s *Server) handle(w http.ResponseWriter, r *http.Request, entry *Request) 
 	var allowed []string
 	var h func(http.ResponseWriter, *http.Request, *token, params)
 	switch {
+	case len(segs) == 1 && segs[0] == "version":
+		allowed = []string{http.MethodGet}
+		h = s.getVersion
 	case len(segs) == 2 && segs[0] == "personal_access_tokens" && segs[1] == "self":
 		allowed = []string{http.MethodGet}
 		h = s.tokenSelf
@@ -231,6 +234,15 @@ func (s *Server) wireGroup(r *http.Request, ns *namespace) wireGroup {
 	return g
 }
 
+// getVersion is GET /version (lib/api/version.rb): any authenticated
+// caller.
+func (s *Server) getVersion(w http.ResponseWriter, _ *http.Request, _ *token, _ params) {
+	writeJSON(w, http.StatusOK, map[string]any{
+		"version": s.version, "revision": "0fa4e000", "enterprise": strings.HasSuffix(s.version, "-ee"),
+		"kas": map[string]any{"enabled": false, "externalUrl": nil, "externalK8sProxyUrl": nil, "version": nil},
+	})
+}
+
 func (s *Server) tokenSelf(w http.ResponseWriter, _ *http.Request, t *token, _ params) {
 	now := s.now().UTC()
 	exp := now.AddDate(0, 0, 30)
@@ -283,6 +295,12 @@ func (s *Server) collection(w http.ResponseWriter, r *http.Request, t *token, p 
 	if r.Method == http.MethodGet {
 		s.list(w, r, p, ns)
 		return
+	}
+	if group && !ns.scopedVariables() {
+		// EE filter_variable_parameters: the tier has no scoped group
+		// variables, so environment_scope is dropped and the default "*"
+		// applies, without a word.
+		delete(p, "environment_scope")
 	}
 	s.create(w, p, ns)
 }
@@ -458,7 +476,19 @@ func (s *Server) member(w http.ResponseWriter, r *http.Request, t *token, p para
 		return
 	}
 	var target *variable
-	if r.Method == http.MethodPut && group {
+	switch {
+	case group && s.groupFilterIgnored:
+		// Before 16.9 (lib/api/group_variables.rb then): GET
+		// find_by(key:), PUT ChangeVariableService find_by!(key:), DELETE
+		// find_by!(key:): the first variable with the key in any scope,
+		// whatever filter says, and never a 409.
+		for _, v := range ns.vars {
+			if v.Key == key {
+				target = v
+				break
+			}
+		}
+	case r.Method == http.MethodPut && group:
 		// lib/api/group_variables.rb: with a filter, find_variable; when
 		// that finds nothing (or without a filter), ChangeVariableService
 		// falls back to find_by!(key) in any scope.
@@ -477,7 +507,7 @@ func (s *Server) member(w http.ResponseWriter, r *http.Request, t *token, p para
 				}
 			}
 		}
-	} else {
+	default:
 		found := find(ns, key, p)
 		if len(found) > 1 {
 			apiError(w, http.StatusConflict, multipleScopes)
@@ -502,6 +532,9 @@ func (s *Server) member(w http.ResponseWriter, r *http.Request, t *token, p para
 		next := &variable{target.Variable}
 		// key and filter are not applied; masked_and_hidden is not declared.
 		delete(p, "key")
+		if group && !ns.scopedVariables() {
+			delete(p, "environment_scope")
+		}
 		if err := applyParams(next, p, false); err != nil {
 			grapeError(w, http.StatusBadRequest, err.Error())
 			return

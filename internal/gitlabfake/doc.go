@@ -12,6 +12,7 @@
 //
 // # Routes (mount the Server at the root; every route starts with /api/v4)
 //
+//	GET    /version                             {"version":..., "revision":...}
 //	GET    /projects/:id                        minimal project
 //	GET    /groups/:id                          minimal group
 //	GET    /personal_access_tokens/self         the calling token
@@ -61,6 +62,37 @@
 //     carry X-Page, X-Per-Page, X-Total, X-Total-Pages, X-Next-Page,
 //     X-Prev-Page and Link (prev, next, first, last).
 //
+// # Tiers and versions (evidence; each has a test that names it)
+//
+//   - Scoped group variables are a licensed feature (Premium and Ultimate:
+//     group_scoped_ci_variables in ee/app/models/gitlab_subscriptions/
+//     features.rb; Group#scoped_variables_available? in
+//     ee/app/models/ee/group.rb). Without it, GitLab EE's
+//     EE::API::Helpers::VariablesHelpers#filter_variable_parameters
+//     deletes environment_scope from group POST and PUT parameters, so the
+//     variable is created in (or stays in) "*" and the answer, 201 or 200,
+//     says "environment_scope":"*" without a warning; a second scope of the
+//     same key is then 400 "has already been taken" (ee/spec/requests/api/
+//     group_variables_spec.rb: "creates a variable, but does not use the
+//     provided environment scope"; "does not update the variable"). The
+//     filter parameter is not filtered, so a group PUT with
+//     filter[environment_scope]=production then finds nothing and falls
+//     back to the "*" variable (see the PUT quirk above). The docs mark
+//     environment_scope on group variables "Premium and Ultimate only".
+//     SetScopedGroupVariables(group, false) plays such a group (and its
+//     subgroups: on GitLab.com the plan belongs to the top-level group);
+//     the default is a group that has the feature. Project variables are
+//     scoped on every tier. Test: TestGroupWithoutScopedVariablesDropsTheScope.
+//   - Before GitLab 16.9 the group variable routes did not declare filter
+//     (doc/api/group_level_variables.md: "The filter parameter was
+//     introduced in GitLab 16.9", issue 340185): GET was
+//     user_group.variables.find_by(key:), PUT ChangeVariableService's
+//     find_by!(key:) and DELETE find_by!(key:), so all three act on the
+//     first variable with the key in any scope and GET never answers 409.
+//     Options.Version below "16.9" plays that; GET /version reports it.
+//     Project routes honour the filter on every version the fake plays
+//     (it exists since 13.x). Test: TestBefore169GroupFilterIsIgnored.
+//
 // # Authentication and authorization
 //
 // A token is read from PRIVATE-TOKEN, "Authorization: Bearer", JOB-TOKEN or
@@ -85,5 +117,7 @@
 // Seed with AddGroup, AddProject, AddToken, AddJobToken and SetProjectVariable
 // / SetGroupVariable; inspect with ProjectVariable, GroupVariable, Variables
 // and Requests (values are never logged); misbehave with InjectFault (every
-// response shaped by a fault carries X-Fake-Fault: 1).
+// response shaped by a fault carries X-Fake-Fault: 1): a status, a dropped
+// connection, latency, and, applied or not, an answer whose body is
+// garbage (Body) or cut short (Truncate). Test: TestUnreadableAnswers.
 package gitlabfake

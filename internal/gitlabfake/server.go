@@ -2,6 +2,7 @@ package gitlabfake
 
 import (
 	"fmt"
+	"maps"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -23,11 +24,19 @@ const (
 	Owner      = 50
 )
 
+// DefaultVersion is what GET /version reports when Options.Version is "".
+const DefaultVersion = "18.6.0-ee"
+
 // Options configure a Server. The zero value is usable.
 type Options struct {
 	// Now is the fake's clock (token created_at / expires_at). Default
 	// time.Now.
 	Now func() time.Time
+	// Version is the GitLab version the fake plays, as GET /version
+	// reports it ("16.8.4-ee"); default DefaultVersion. Before 16.9 the
+	// group variable routes ignore filter[environment_scope] (see the
+	// package documentation).
+	Version string
 }
 
 // TokenPerms describe a personal, project or group access token.
@@ -77,12 +86,25 @@ type Fault struct {
 	Drop         bool          // close the connection without an answer
 	AfterApply   bool          // handle the request first, then answer Status / Drop (a lost response)
 	Times        int           // requests affected; 0 = unlimited
+	// Body replaces the body of the answer: with AfterApply (or without
+	// Status) the real answer's status and headers are kept, so the
+	// request is applied and the client cannot read what came back; with
+	// Status and without AfterApply nothing is applied (a proxy's page).
+	Body string
+	// Truncate > 0 sends the answer (the real one, with AfterApply or
+	// without Status) with its full Content-Length but only its first
+	// Truncate bytes, then drops the connection.
+	Truncate int
 }
 
 // Server is the fake. It implements http.Handler and is safe for concurrent
 // use.
 type Server struct {
-	now func() time.Time
+	now     func() time.Time
+	version string
+	// groupFilterIgnored: a GitLab before 16.9, whose group variable
+	// routes look variables up by key alone.
+	groupFilterIgnored bool
 
 	mu       sync.Mutex
 	groups   map[int]*namespace
@@ -102,6 +124,21 @@ type namespace struct {
 	fullPath string
 	parent   *namespace // nil for a top-level group
 	vars     []*variable
+	// scopedVars, when set on a group, says whether the group's tier has
+	// scoped group variables (group_scoped_ci_variables); unset inherits
+	// from the parent, and the default is true.
+	scopedVars *bool
+}
+
+// scopedVariables says whether environment_scope is honoured on the group
+// variables of ns.
+func (ns *namespace) scopedVariables() bool {
+	for n := ns; n != nil; n = n.parent {
+		if n.scopedVars != nil {
+			return *n.scopedVars
+		}
+	}
+	return true
 }
 
 type variable struct {
@@ -132,6 +169,11 @@ func New(o Options) *Server {
 	if s.now == nil {
 		s.now = time.Now
 	}
+	s.version = o.Version
+	if s.version == "" {
+		s.version = DefaultVersion
+	}
+	s.groupFilterIgnored = versionBefore(s.version, 16, 9)
 	// Groups and projects are numbered apart, so a group id used as a
 	// project id (or the reverse) finds nothing, as it usually would.
 	s.nextID.group, s.nextID.project, s.nextID.token = 100, 1000, 1
@@ -194,6 +236,32 @@ func (s *Server) AddProject(fullPath string) (id int) {
 	s.projects[ns.id] = ns
 	s.byPath[strings.ToLower(fullPath)] = ns
 	return ns.id
+}
+
+// SetScopedGroupVariables says whether the group at fullPath (created if
+// missing) and its subgroups have scoped group variables, a Premium feature
+// (group_scoped_ci_variables). Without it GitLab EE drops
+// environment_scope from group variable writes. Set it on a top-level
+// group: on GitLab.com the plan belongs to the top-level namespace.
+func (s *Server) SetScopedGroupVariables(fullPath string, available bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.addGroupLocked(fullPath).scopedVars = &available
+}
+
+// versionBefore says whether v ("16.8.4-ee") is older than major.minor; an
+// unreadable version counts as current.
+func versionBefore(v string, major, minor int) bool {
+	parts := strings.SplitN(v, ".", 3)
+	if len(parts) < 2 {
+		return false
+	}
+	ma, err1 := strconv.Atoi(parts[0])
+	mi, err2 := strconv.Atoi(strings.TrimLeftFunc(parts[1], func(r rune) bool { return r < '0' || r > '9' }))
+	if err1 != nil || err2 != nil {
+		return false
+	}
+	return ma < major || ma == major && mi < minor
 }
 
 // AddToken registers a personal, project or group access token.
@@ -388,6 +456,10 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			case <-t.C:
 			}
 		}
+		if f.Body != "" || f.Truncate > 0 {
+			s.serveUnreadable(w, r, f, &entry)
+			return
+		}
 		if f.Status != 0 || f.Drop {
 			if f.AfterApply {
 				rec := httptest.NewRecorder()
@@ -413,6 +485,43 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	s.handle(rw, r, &entry)
 	entry.Status = rw.status
 	s.log(entry)
+}
+
+// serveUnreadable answers with a body the client cannot read: replaced by
+// f.Body or cut after f.Truncate bytes. The request is applied unless the
+// fault names a Status without AfterApply (a proxy answering on its own).
+func (s *Server) serveUnreadable(w http.ResponseWriter, r *http.Request, f *Fault, entry *Request) {
+	status, body := f.Status, []byte(nil)
+	if f.AfterApply || f.Status == 0 {
+		rec := httptest.NewRecorder()
+		s.handle(rec, r, entry)
+		maps.Copy(w.Header(), rec.Header())
+		body = rec.Body.Bytes()
+		if status == 0 {
+			status = rec.Code
+		}
+	} else {
+		w.Header().Set("Content-Type", "application/json")
+		body = fmt.Appendf(nil, `{"message":"%d %s"}`, status, http.StatusText(status))
+	}
+	if f.Body != "" {
+		body = []byte(f.Body)
+	}
+	w.Header().Set("X-Fake-Fault", "1")
+	entry.Status = status
+	s.log(*entry)
+	if f.Truncate > 0 && f.Truncate < len(body) {
+		w.Header().Set("Content-Length", strconv.Itoa(len(body)))
+		w.WriteHeader(status)
+		_, _ = w.Write(body[:f.Truncate])
+		if fl, ok := w.(http.Flusher); ok {
+			fl.Flush()
+		}
+		panic(http.ErrAbortHandler)
+	}
+	w.Header().Set("Content-Length", strconv.Itoa(len(body)))
+	w.WriteHeader(status)
+	_, _ = w.Write(body)
 }
 
 func writeFault(w http.ResponseWriter, f *Fault) {
