@@ -168,10 +168,24 @@ func (s *Store) classify(ctx context.Context, f failure) error {
 	msg := scrub(gitlabMessage(f.x.body), secrets...)
 	text := fmt.Sprintf("GitLab answered %d %s", status, http.StatusText(status))
 	if status < 300 {
-		// A 2xx whose body client-go could not decode: a proxy page or an
-		// API this client does not understand.
+		// A 2xx whose body client-go could not decode: cut short by a
+		// reset, garbled by a proxy, or a page that is not the API. The
+		// request may have been applied. Every operation here is safe to
+		// repeat (an upsert that looks before it writes, a delete, a
+		// fresh canary whose possible leftover is remembered), so retry:
+		// the repeat reads a whole answer, or fails the same way and the
+		// hint applies.
+		te.Retryable = true
 		te.Err = errors.New(scrub(fmt.Sprintf("%s with a body astro-ci cannot read: %v", text, f.err), secrets...))
 		te.Hint = "check that the GitLab API URL points at /api/v4 of a GitLab instance"
+		return te
+	}
+	if f.x.cut {
+		// The answer broke off: whatever it said, it may not be what
+		// happened, and every operation here is safe to repeat.
+		te.Retryable = true
+		te.Err = errors.New(text + " with an answer cut short")
+		te.Hint = "the connection to GitLab broke in the middle of an answer"
 		return te
 	}
 	// GitLab prefixes many messages with the status ("404 Project Not

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http/httptest"
+	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -86,6 +87,12 @@ func (e *env) calls() []string {
 	}
 	e.fake.ResetRequests()
 	return out
+}
+
+func sorted(s []string) []string {
+	s = slices.Clone(s)
+	slices.Sort(s)
+	return s
 }
 
 // seqReader yields 0, 1, 2, ... so canary names are predictable.

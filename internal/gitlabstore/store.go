@@ -65,11 +65,23 @@ type Store struct {
 	randMu sync.Mutex
 	rand   io.Reader
 
+	mu sync.Mutex
 	// leftover holds canaries whose deletion failed or whose creation may
 	// have happened unseen, by target; the next Preflight of the target
 	// removes them first, so retries do not pile canaries up.
-	mu       sync.Mutex
 	leftover map[string][]string
+	// absent marks targets whose last preflight saw no variable: the next
+	// Put goes straight to POST instead of repeating a PUT that would
+	// answer 404. Put consumes the mark, so a retry starts afresh.
+	absent map[string]bool
+	// scoped records, by group, what a canary showed: whether GitLab keeps
+	// environment_scope on the group's variables (a Premium feature).
+	scoped map[string]bool
+	// groupFilter: whether this GitLab honours filter[environment_scope]
+	// on group variables (16.9 and later), once a probe has shown it.
+	groupFilter filterSupport
+
+	tok tokenCheck
 }
 
 var _ target.Store = (*Store)(nil)
@@ -136,6 +148,8 @@ func New(cfg Config) (*Store, error) {
 		now:      time.Now,
 		rand:     r,
 		leftover: map[string][]string{},
+		absent:   map[string]bool{},
+		scoped:   map[string]bool{},
 	}, nil
 }
 
@@ -160,6 +174,13 @@ func (s *Store) Put(ctx context.Context, t target.Target, v secret.Value) error 
 // (see update). GitLab allows hidden only at creation: when t asks for
 // hidden and the variable exists unhidden, the write still happens and
 // note says so.
+//
+// Every answer's environment_scope is checked against t's: a variable
+// GitLab created in another scope (a group without scoped group
+// variables) is deleted again at once, and the write is refused with an
+// explanation. Group variables are looked up first (see lookup), because
+// a group PUT whose filter matches nothing updates another scope's
+// variable.
 func (s *Store) PutReport(ctx context.Context, t target.Target, v secret.Value) (created bool, note string, err error) {
 	t = normalise(t)
 	if err := checkTarget(opWrite, t); err != nil {
@@ -170,49 +191,47 @@ func (s *Store) PutReport(ctx context.Context, t target.Target, v secret.Value) 
 			Err: fmt.Errorf("GitLab cannot mask this value (%s); astro-ci never stores a token unmasked", why)}
 	}
 	val := v.Reveal()
-
-	var rv remoteVar
-	exists := true
-	if t.Kind == target.KindGroupVar {
-		// Group PUT is not safe to try blind: with a filter that matches
-		// nothing GitLab falls back to the first variable with the key in
-		// any scope (lib/api/group_variables.rb), so a PUT for scope
-		// "production" would overwrite the "*" variable. GET (which does
-		// honour the filter) decides between PUT and POST.
-		_, x, err := s.get(ctx, t)
-		switch {
-		case err == nil:
-		case x.whatNotFound() == notFoundVariable:
-			exists = false
-		default:
-			return false, "", s.classify(ctx, failure{op: opWrite, t: t, err: err, x: x, secrets: []string{val}})
-		}
+	fail := func(err error, x *exchange) error {
+		return s.classify(ctx, failure{op: opWrite, t: t, err: err, x: x, secrets: []string{val}})
 	}
-	if exists {
-		// Project PUT honours the filter and is update-only, so it goes
-		// first: one request for the common case (rotation), two for the
-		// first write. A GET first would cost a request every time.
-		var x *exchange
-		rv, x, err = s.update(ctx, t, val, true)
-		switch {
-		case err == nil:
-		case x.whatNotFound() == notFoundVariable:
-			exists = false
-		default:
-			return false, "", s.classify(ctx, failure{op: opWrite, t: t, err: err, x: x, secrets: []string{val}})
-		}
+	rv, done, err := s.updateExisting(ctx, t, val, s.takeAbsent(t))
+	if err != nil {
+		return false, "", err
 	}
-	if !exists {
+	if !done {
+		if ok, learnt := s.scopedKnown(t); t.Kind == target.KindGroupVar && t.EnvironmentScope != "*" && learnt && !ok {
+			// A canary showed the group keeps no scopes: do not create a
+			// variable in "*" only to delete it again.
+			return false, "", s.scopeDropped(ctx, opWrite, t, "", "*")
+		}
 		var x *exchange
 		rv, x, err = s.create(ctx, t, t.Name, val, t.Hidden, Description)
-		if err != nil && x.status == http.StatusBadRequest && strings.Contains(gitlabMessage(x.body), "has already been taken") {
-			// Created by someone else between our two requests.
-			rv, x, err = s.update(ctx, t, val, true)
-		} else if err == nil {
+		switch {
+		case err == nil:
+			if rv.scope != t.EnvironmentScope {
+				return false, "", s.scopeDropped(ctx, opWrite, t, t.Name, rv.scope)
+			}
 			created = true
-		}
-		if err != nil {
-			return false, "", s.classify(ctx, failure{op: opWrite, t: t, err: err, x: x, secrets: []string{val}})
+		case !taken(x):
+			return false, "", fail(err, x)
+		default:
+			// Created by someone else since we looked, or by our own
+			// earlier attempt whose answer was lost: update it.
+			rv, done, err = s.updateExisting(ctx, t, val, false)
+			if err != nil {
+				return false, "", err
+			}
+			switch {
+			case done:
+			case t.Kind == target.KindGroupVar:
+				// Taken, yet not in t's scope: the group dropped the scope
+				// and the key exists in "*".
+				return false, "", s.scopeTaken(ctx, t, val)
+			default:
+				return false, "", &target.Error{Op: opWrite, Target: t.String(), Retryable: true,
+					Err:  fmt.Errorf("variable %s appeared and disappeared while astro-ci wrote it", t.Name),
+					Hint: "something else writes this variable at the same time"}
+			}
 		}
 	}
 	if t.Hidden && !rv.hidden {
@@ -225,28 +244,82 @@ func (s *Store) PutReport(ctx context.Context, t target.Target, v secret.Value) 
 	return created, note, nil
 }
 
+// updateExisting PUTs val to t's variable when it exists (done true), or
+// reports that it does not (done false) so the caller creates it. absent
+// skips the attempt: a preflight just saw no variable. A project PUT is
+// update-only and honours the filter, so it goes first (one request for a
+// rotation, two for a first write); a group variable is looked up first.
+func (s *Store) updateExisting(ctx context.Context, t target.Target, val string, absent bool) (rv remoteVar, done bool, err error) {
+	if absent {
+		return remoteVar{}, false, nil
+	}
+	if t.Kind == target.KindGroupVar {
+		f, err := s.lookup(ctx, opWrite, t)
+		if err != nil || !f.exists {
+			return remoteVar{}, false, err
+		}
+	}
+	rv, x, err := s.update(ctx, t, val, true)
+	switch {
+	case err == nil:
+		return rv, true, s.checkUpdated(opWrite, t, rv)
+	case x.whatNotFound() == notFoundVariable:
+		// Absent (project), or deleted since the lookup (group).
+		return remoteVar{}, false, nil
+	}
+	return remoteVar{}, false, s.classify(ctx, failure{op: opWrite, t: t, err: err, x: x, secrets: []string{val}})
+}
+
 // Delete removes the variable at t in its environment scope; an absent
-// variable is not an error, an absent project or group is.
+// variable is not an error, an absent project or group is. A group
+// variable is deleted only once the server is known to address it by
+// scope (see lookup): before 16.9 a DELETE with a filter removes the
+// key's first variable in any scope.
 func (s *Store) Delete(ctx context.Context, t target.Target) error {
 	t = normalise(t)
 	if err := checkTarget(opDelete, t); err != nil {
 		return err
 	}
-	x, err := s.remove(ctx, t, t.Name)
+	if t.Kind == target.KindGroupVar && s.groupFilterState() != filterHonoured {
+		f, err := s.lookup(ctx, opDelete, t)
+		if err != nil {
+			return err
+		}
+		if !f.exists {
+			return nil
+		}
+	}
+	x, err := s.remove(ctx, t, t.Name, t.EnvironmentScope)
 	if err == nil || x.whatNotFound() == notFoundVariable {
 		return nil
 	}
 	return s.classify(ctx, failure{op: opDelete, t: t, err: err, x: x})
 }
 
-// Preflight proves t writable without leaving a change behind: the project
-// or group exists, the token is valid, has the api scope and the role.
-// When current is given and the variable exists, it writes current back
-// (only the value: flags stay as they are); otherwise it creates a masked
-// canary variable ASTRO_CI_PREFLIGHT_<8 hex> in t's environment scope and
-// deletes it.
+// Preflight proves t writable, as strongly as p asks, without leaving a
+// change behind: the project or group exists, the token is valid, has the
+// api scope and the role, and t's environment scope can be addressed.
+//
+// By read (p.ByRead, overlap rotation): GitLab authorizes every route of
+// the variables API, GET included, with admin_cicd_variables (Maintainer
+// on a project, Owner on a group; lib/api/ci/variables.rb,
+// lib/api/group_variables.rb "before { authorize! :admin_cicd_variables }"),
+// so a GET of the variable, found or "404 Variable Not Found", proves the
+// role and the scope's addressability; GET /personal_access_tokens/self,
+// which any token may call (allow_access_with_scope all scopes), shows
+// whether it has the api scope that writes need (read_api passes GETs).
+// Nothing is written, except where no read can tell: an absent group
+// variable in a scope other than "*" gets a canary, because only a write
+// shows whether the group's tier keeps environment scopes.
+//
+// By write (in-place rotation, create): when p.Current is given and the
+// variable exists, the current value is written back (only the value:
+// flags stay as they are); otherwise a masked canary variable
+// ASTRO_CI_PREFLIGHT_<8 hex> is created in t's scope and deleted.
+//
+// A variable found absent is remembered, so the next Put creates it
+// without first trying to update it.
 func (s *Store) Preflight(ctx context.Context, t target.Target, p target.Proof) error {
-	current := p.Current
 	t = normalise(t)
 	if err := checkTarget(opPreflight, t); err != nil {
 		return err
@@ -254,34 +327,87 @@ func (s *Store) Preflight(ctx context.Context, t target.Target, p target.Proof) 
 	if err := s.removeLeftovers(ctx, t); err != nil {
 		return err
 	}
-	if current != nil && !current.IsZero() {
-		val := current.Reveal()
-		exists := true
-		if t.Kind == target.KindGroupVar {
-			_, x, err := s.get(ctx, t)
-			switch {
-			case err == nil:
-			case x.whatNotFound() == notFoundVariable:
-				exists = false
-			default:
-				return s.classify(ctx, failure{op: opPreflight, t: t, err: err, x: x, secrets: []string{val}})
+	group := t.Kind == target.KindGroupVar
+	var tokenErr chan error
+	if p.ByRead {
+		tokenErr = make(chan error, 1)
+		go func() { tokenErr <- s.checkTokenScope(ctx, t) }()
+		defer func() {
+			if tokenErr != nil {
+				<-tokenErr
 			}
-		}
-		if exists {
-			_, x, err := s.update(ctx, t, val, false)
-			switch {
-			case err == nil:
-				return nil
-			case x.whatNotFound() != notFoundVariable:
-				return s.classify(ctx, failure{op: opPreflight, t: t, err: err, x: x, secrets: []string{val}})
-			}
-		}
+		}()
 	}
-	return s.canary(ctx, t)
+
+	known, exists := false, false
+	switch {
+	case group:
+		f, err := s.lookup(ctx, opPreflight, t)
+		if err != nil {
+			return err
+		}
+		known, exists = true, f.exists
+	case p.ByRead:
+		rv, x, err := s.get(ctx, t, t.EnvironmentScope)
+		switch {
+		case err == nil:
+			if rv.scope != t.EnvironmentScope {
+				return s.wrongScope(opPreflight, t, rv.scope)
+			}
+			exists = true
+		case x.whatNotFound() != notFoundVariable:
+			return s.classify(ctx, failure{op: opPreflight, t: t, err: err, x: x})
+		}
+		known = true
+	}
+	if known && !exists {
+		s.noteAbsent(t)
+	}
+
+	if p.ByRead {
+		err := <-tokenErr
+		tokenErr = nil
+		if err != nil {
+			return err
+		}
+		if exists || !group || t.EnvironmentScope == "*" {
+			return nil
+		}
+		if ok, learnt := s.scopedKnown(t); learnt && ok {
+			return nil
+		}
+		return s.canary(ctx, t, t.EnvironmentScope)
+	}
+
+	if cur := p.Current; cur != nil && !cur.IsZero() && (!known || exists) {
+		val := cur.Reveal()
+		rv, x, err := s.update(ctx, t, val, false)
+		switch {
+		case err == nil:
+			return s.checkUpdated(opPreflight, t, rv)
+		case x.whatNotFound() != notFoundVariable:
+			return s.classify(ctx, failure{op: opPreflight, t: t, err: err, x: x, secrets: []string{val}})
+		}
+		s.noteAbsent(t)
+		exists = false
+	}
+	if group && exists {
+		// The lookup proved the scope addressable; what is left to prove
+		// is that the token may write the group's variables, which a
+		// canary in "*" does on every tier.
+		return s.canary(ctx, t, "*")
+	}
+	return s.canary(ctx, t, t.EnvironmentScope)
 }
 
-// canary creates and deletes a throwaway variable.
-func (s *Store) canary(ctx context.Context, t target.Target) error {
+// canary creates a throwaway variable in scope of t's project or group
+// and deletes it. Its key is unique, so it is deleted without a filter:
+// exact on every GitLab, and wherever GitLab put it.
+func (s *Store) canary(ctx context.Context, t target.Target, scope string) error {
+	scoped := t.Kind == target.KindGroupVar && scope != "*"
+	if ok, learnt := s.scopedKnown(t); scoped && learnt && !ok {
+		return s.scopeDropped(ctx, opPreflight, t, "", "*")
+	}
 	name, err := s.randHex(4)
 	if err != nil {
 		return &target.Error{Op: opPreflight, Target: t.String(), Err: fmt.Errorf("random canary name: %w", err)}
@@ -291,15 +417,24 @@ func (s *Store) canary(ctx context.Context, t target.Target) error {
 	if err != nil {
 		return &target.Error{Op: opPreflight, Target: t.String(), Err: fmt.Errorf("random canary value: %w", err)}
 	}
-	_, x, err := s.create(ctx, t, key, val, false, "astro-ci preflight canary; safe to delete")
+	in := t
+	in.EnvironmentScope = scope
+	rv, x, err := s.create(ctx, in, key, val, false, "astro-ci preflight canary; safe to delete")
 	if err != nil {
-		if x.status == 0 || x.status >= 500 {
-			// The variable may exist even though no answer came back.
+		if x.status == 0 || x.status >= 500 || x.status < 300 {
+			// The variable may exist even though no (readable) answer
+			// came back.
 			s.remember(t, key)
 		}
 		return s.classify(ctx, failure{op: opPreflight, t: t, err: err, x: x, secrets: []string{val}})
 	}
-	x, err = s.remove(ctx, t, key)
+	if scoped {
+		s.setScoped(t, rv.scope == t.EnvironmentScope)
+		if rv.scope != t.EnvironmentScope {
+			return s.scopeDropped(ctx, opPreflight, t, key, rv.scope)
+		}
+	}
+	x, err = s.remove(ctx, t, key, "")
 	if err == nil || x.whatNotFound() == notFoundVariable {
 		return nil
 	}
@@ -307,7 +442,7 @@ func (s *Store) canary(ctx context.Context, t target.Target) error {
 	ce := s.classify(ctx, failure{op: opPreflight, t: t, err: err, x: x})
 	var te *target.Error
 	if errors.As(ce, &te) {
-		left := fmt.Sprintf("the canary variable %s (environment scope %s) was created but not deleted; the next preflight deletes it, or delete it by hand", key, t.EnvironmentScope)
+		left := fmt.Sprintf("the canary variable %s (environment scope %s) was created but not deleted; the next preflight deletes it, or delete it by hand", key, rv.scope)
 		if te.Hint != "" {
 			te.Hint += "; " + left
 		} else {
@@ -330,7 +465,7 @@ func (s *Store) removeLeftovers(ctx context.Context, t target.Target) error {
 	delete(s.leftover, t.String())
 	s.mu.Unlock()
 	for i, key := range keys {
-		x, err := s.remove(ctx, t, key)
+		x, err := s.remove(ctx, t, key, "")
 		if err == nil || x.whatNotFound() == notFoundVariable {
 			continue
 		}
@@ -340,6 +475,25 @@ func (s *Store) removeLeftovers(ctx context.Context, t target.Target) error {
 		return s.classify(ctx, failure{op: opPreflight, t: t, err: err, x: x})
 	}
 	return nil
+}
+
+// memKey names a variable: kind, project or group, key, scope.
+func memKey(t target.Target) string {
+	return strings.Join([]string{string(t.Kind), t.Project, t.Group, t.Name, t.EnvironmentScope}, "\x00")
+}
+
+func (s *Store) noteAbsent(t target.Target) {
+	s.mu.Lock()
+	s.absent[memKey(t)] = true
+	s.mu.Unlock()
+}
+
+func (s *Store) takeAbsent(t target.Target) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	a := s.absent[memKey(t)]
+	delete(s.absent, memKey(t))
+	return a
 }
 
 func (s *Store) randHex(n int) (string, error) {
@@ -372,107 +526,7 @@ func checkTarget(op string, t target.Target) error {
 	return &target.Error{Op: op, Target: t.String(), Err: fmt.Errorf("not a GitLab project or group variable (%s)", t.Kind)}
 }
 
-// ---------------------------------------------------------------------------
-// client-go calls, project or group. Each returns what the transport saw.
-
-// remoteVar is what the store needs of a variable GitLab returned.
-type remoteVar struct{ hidden bool }
-
-func (s *Store) get(ctx context.Context, t target.Target) (remoteVar, *exchange, error) {
-	ctx, x := withExchange(ctx)
-	filter := &gitlab.VariableFilter{EnvironmentScope: t.EnvironmentScope}
-	if t.Kind == target.KindGroupVar {
-		v, _, err := s.c.GroupVariables.GetVariable(t.Group, t.Name, &gitlab.GetGroupVariableOptions{Filter: filter}, gitlab.WithContext(ctx))
-		if err != nil {
-			return remoteVar{}, x, err
-		}
-		return remoteVar{hidden: v.Hidden}, x, nil
-	}
-	v, _, err := s.c.ProjectVariables.GetVariable(t.Project, t.Name, &gitlab.GetProjectVariableOptions{Filter: filter}, gitlab.WithContext(ctx))
-	if err != nil {
-		return remoteVar{}, x, err
-	}
-	return remoteVar{hidden: v.Hidden}, x, nil
-}
-
-// update PUTs value to the variable in t's scope. With flags it also sends
-// masked=true and protected/raw=true when t asks for them. It never sends
-// false for protected or raw: GitLab keeps omitted fields
-// (declared_params(include_missing: false)), and a target that does not
-// say protected=true should not unprotect a variable someone protected on
-// purpose (glab's update does exactly that by sending its flag defaults).
-// It never sends variable_type, description or environment_scope either:
-// the last would move the variable to another scope. Without flags only
-// the value goes (preflight write-back).
-func (s *Store) update(ctx context.Context, t target.Target, value string, flags bool) (remoteVar, *exchange, error) {
-	ctx, x := withExchange(ctx)
-	filter := &gitlab.VariableFilter{EnvironmentScope: t.EnvironmentScope}
-	var masked, protected, raw *bool
-	if flags {
-		masked = gitlab.Ptr(true)
-		if t.Protected {
-			protected = gitlab.Ptr(true)
-		}
-		if t.Raw {
-			raw = gitlab.Ptr(true)
-		}
-	}
-	if t.Kind == target.KindGroupVar {
-		v, _, err := s.c.GroupVariables.UpdateVariable(t.Group, t.Name, &gitlab.UpdateGroupVariableOptions{
-			Value: gitlab.Ptr(value), Filter: filter, Masked: masked, Protected: protected, Raw: raw,
-		}, gitlab.WithContext(ctx))
-		if err != nil {
-			return remoteVar{}, x, err
-		}
-		return remoteVar{hidden: v.Hidden}, x, nil
-	}
-	v, _, err := s.c.ProjectVariables.UpdateVariable(t.Project, t.Name, &gitlab.UpdateProjectVariableOptions{
-		Value: gitlab.Ptr(value), Filter: filter, Masked: masked, Protected: protected, Raw: raw,
-	}, gitlab.WithContext(ctx))
-	if err != nil {
-		return remoteVar{}, x, err
-	}
-	return remoteVar{hidden: v.Hidden}, x, nil
-}
-
-// create POSTs a new masked env_var variable key in t's scope.
-func (s *Store) create(ctx context.Context, t target.Target, key, value string, hidden bool, description string) (remoteVar, *exchange, error) {
-	ctx, x := withExchange(ctx)
-	var mh *bool
-	if hidden {
-		mh = gitlab.Ptr(true)
-	}
-	if t.Kind == target.KindGroupVar {
-		v, _, err := s.c.GroupVariables.CreateVariable(t.Group, &gitlab.CreateGroupVariableOptions{
-			Key: gitlab.Ptr(key), Value: gitlab.Ptr(value), Description: gitlab.Ptr(description),
-			EnvironmentScope: gitlab.Ptr(t.EnvironmentScope), Masked: gitlab.Ptr(true), MaskedAndHidden: mh,
-			Protected: gitlab.Ptr(t.Protected), Raw: gitlab.Ptr(t.Raw), VariableType: gitlab.Ptr(gitlab.EnvVariableType),
-		}, gitlab.WithContext(ctx))
-		if err != nil {
-			return remoteVar{}, x, err
-		}
-		return remoteVar{hidden: v.Hidden}, x, nil
-	}
-	v, _, err := s.c.ProjectVariables.CreateVariable(t.Project, &gitlab.CreateProjectVariableOptions{
-		Key: gitlab.Ptr(key), Value: gitlab.Ptr(value), Description: gitlab.Ptr(description),
-		EnvironmentScope: gitlab.Ptr(t.EnvironmentScope), Masked: gitlab.Ptr(true), MaskedAndHidden: mh,
-		Protected: gitlab.Ptr(t.Protected), Raw: gitlab.Ptr(t.Raw), VariableType: gitlab.Ptr(gitlab.EnvVariableType),
-	}, gitlab.WithContext(ctx))
-	if err != nil {
-		return remoteVar{}, x, err
-	}
-	return remoteVar{hidden: v.Hidden}, x, nil
-}
-
-// remove DELETEs variable key in t's scope.
-func (s *Store) remove(ctx context.Context, t target.Target, key string) (*exchange, error) {
-	ctx, x := withExchange(ctx)
-	filter := &gitlab.VariableFilter{EnvironmentScope: t.EnvironmentScope}
-	var err error
-	if t.Kind == target.KindGroupVar {
-		_, err = s.c.GroupVariables.RemoveVariable(t.Group, key, &gitlab.RemoveGroupVariableOptions{Filter: filter}, gitlab.WithContext(ctx))
-	} else {
-		_, err = s.c.ProjectVariables.RemoveVariable(t.Project, key, &gitlab.RemoveProjectVariableOptions{Filter: filter}, gitlab.WithContext(ctx))
-	}
-	return x, err
+// taken: a POST answered 400 "has already been taken".
+func taken(x *exchange) bool {
+	return x != nil && x.status == http.StatusBadRequest && strings.Contains(gitlabMessage(x.body), "has already been taken")
 }

@@ -16,6 +16,9 @@ type exchange struct {
 	status int
 	header http.Header
 	body   []byte
+	// cut: the error body ended before its Content-Length (a reset in
+	// the middle of the answer), so what it said is unknown.
+	cut bool
 }
 
 type exchangeKey struct{}
@@ -43,8 +46,8 @@ func (t captureTransport) RoundTrip(r *http.Request) (*http.Response, error) {
 	if resp.StatusCode >= 300 && resp.Body != nil {
 		// Read a bounded prefix and put it back in front of the rest, so
 		// client-go still sees the whole body.
-		b, _ := io.ReadAll(io.LimitReader(resp.Body, 8<<10))
-		x.body = b
+		b, err := io.ReadAll(io.LimitReader(resp.Body, 8<<10))
+		x.body, x.cut = b, err != nil
 		resp.Body = struct {
 			io.Reader
 			io.Closer
