@@ -16,6 +16,8 @@ var (
 	// maskRE is Ci::Maskable's older, conservative rule; newer GitLab
 	// versions accept more characters (gitlab-variables.md §1.2).
 	maskRE = regexp.MustCompile(`^[a-zA-Z0-9_+=/@:.~-]{8,}$`)
+	// scopeRE is Gitlab::Regex.environment_scope_regex.
+	scopeRE = regexp.MustCompile(`^[a-zA-Z0-9_/${}. *-]+$`)
 )
 
 const multipleScopes = "There are multiple variables with provided parameters. Please use 'filter[environment_scope]'"
@@ -449,6 +451,8 @@ func validate(ns *namespace, v *variable, orig *variable) map[string][]string {
 		add("environment_scope", "can't be blank")
 	} else if len(v.EnvironmentScope) > 255 {
 		add("environment_scope", "is too long (maximum is 255 characters)")
+	} else if !scopeRE.MatchString(v.EnvironmentScope) {
+		add("environment_scope", "can contain only letters, digits, '-', '_', '/', '$', '{', '}', '.', '*' and spaces")
 	}
 	for _, x := range ns.vars {
 		if x != orig && x.Key == v.Key && x.EnvironmentScope == v.EnvironmentScope && v.Key != "" {

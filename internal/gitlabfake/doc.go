@@ -54,6 +54,10 @@
 //   - Masked values must match the older, conservative GitLab rule
 //     \A[a-zA-Z0-9_+=/@:.~-]{8,}\z, else 400 {"message":{"value":["is
 //     invalid"]}}. Keys: 1-255 of [A-Za-z0-9_], else 400 on key.
+//     Environment scopes: letters, digits, '-', '_', '/', '$', '{', '}',
+//     '.', '*' and spaces (Gitlab::Regex.environment_scope_regex), else 400
+//     on environment_scope; a filter may name any string and then matches
+//     nothing.
 //     Descriptions: at most 255 characters.
 //   - Responses use GitLab's variable entity (variable_type, key, value,
 //     hidden, protected, masked, raw, environment_scope, description); a

@@ -55,6 +55,8 @@ func TestRawHTTP(t *testing.T) {
 		{name: "delete missing", method: "DELETE", path: deploy + "/NOPE", header: pt(tokMaint), wantStatus: 404, wantBody: `404 Variable Not Found`},
 		{name: "form-encoded create", method: "POST", path: deploy, header: pt(tokMaint), contentType: "application/x-www-form-urlencoded",
 			body: "key=FORM&value=" + goodValue + "&masked=true&environment_scope=review%2Fx", wantStatus: 201, wantBody: `"environment_scope":"review/x"`},
+		{name: "bad environment scope", method: "POST", path: deploy, header: pt(tokMaint), contentType: "application/json",
+			body: `{"key":"K","value":"x","environment_scope":"a:b"}`, wantStatus: 400, wantBody: `"environment_scope":["can contain only letters, digits`},
 		{name: "create needs key and value", method: "POST", path: deploy, header: pt(tokMaint), contentType: "application/json", body: `{}`, wantStatus: 400, wantBody: `key is missing, value is missing`},
 		{name: "bad key", method: "POST", path: deploy, header: pt(tokMaint), contentType: "application/json", body: `{"key":"A-B","value":"x"}`, wantStatus: 400, wantBody: `{"message":{"key":["can contain only letters, digits and '_'."]}}`},
 		{name: "long key", method: "POST", path: deploy, header: pt(tokMaint), contentType: "application/json", body: `{"key":"` + strings.Repeat("K", 256) + `","value":"x"}`, wantStatus: 400, wantBody: `is too long (maximum is 255 characters)`},

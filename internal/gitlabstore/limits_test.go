@@ -485,3 +485,16 @@ func TestReadPreflightProvesWhatAReadCan(t *testing.T) {
 		})
 	}
 }
+
+// TestProbeScopeCannotExist: the probe relies on no variable having its
+// scope; GitLab (and the fake) refuse it as an environment scope.
+func TestProbeScopeCannotExist(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	tg := mustParse(t, "gitlab://groups/acme/variables/K")
+	tg.EnvironmentScope = probeScope
+	_, x, err := e.store(t, tokOwner).create(t.Context(), tg, "K", val1, false, Description)
+	if err == nil || x.status != 400 || !strings.Contains(string(x.body), "environment_scope") {
+		t.Fatalf("created a variable in the probe scope: %v", err)
+	}
+}
