@@ -42,12 +42,15 @@ func (s *Server) handle(w http.ResponseWriter, r *http.Request, entry *Request) 
 
 	var allowed []string
 	var h func(http.ResponseWriter, *http.Request, *token, params)
+	anyScope := false
 	switch {
 	case len(segs) == 1 && segs[0] == "version":
 		allowed = []string{http.MethodGet}
 		h = s.getVersion
 	case len(segs) == 2 && segs[0] == "personal_access_tokens" && segs[1] == "self":
-		allowed = []string{http.MethodGet}
+		// lib/api/personal_access_tokens/self_information.rb:
+		// allow_access_with_scope(Gitlab::Auth.all_available_scopes).
+		allowed, anyScope = []string{http.MethodGet}, true
 		h = s.tokenSelf
 	case len(segs) >= 2 && (segs[0] == "projects" || segs[0] == "groups"):
 		group := segs[0] == "groups"
@@ -75,7 +78,7 @@ func (s *Server) handle(w http.ResponseWriter, r *http.Request, entry *Request) 
 		return
 	}
 
-	t, ok := s.authenticate(w, r)
+	t, ok := s.authenticate(w, r, anyScope)
 	if !ok {
 		return
 	}
@@ -93,7 +96,7 @@ func (s *Server) handle(w http.ResponseWriter, r *http.Request, entry *Request) 
 
 // authenticate finds the caller's token and checks its scope for the
 // method, writing the 401/403 itself when it fails.
-func (s *Server) authenticate(w http.ResponseWriter, r *http.Request) (*token, bool) {
+func (s *Server) authenticate(w http.ResponseWriter, r *http.Request, anyScope bool) (*token, bool) {
 	value := r.Header.Get("PRIVATE-TOKEN")
 	if value == "" {
 		if a := r.Header.Get("Authorization"); len(a) > 7 && strings.EqualFold(a[:7], "Bearer ") {
@@ -120,7 +123,7 @@ func (s *Server) authenticate(w http.ResponseWriter, r *http.Request) (*token, b
 		writeJSON(w, http.StatusUnauthorized, map[string]string{"error": "invalid_token", "error_description": "Token has expired."})
 		return nil, false
 	}
-	ok := slices.Contains(t.scopes, "api") ||
+	ok := anyScope || slices.Contains(t.scopes, "api") ||
 		(r.Method == http.MethodGet && slices.Contains(t.scopes, "read_api"))
 	if !ok {
 		writeJSON(w, http.StatusForbidden, map[string]string{

@@ -107,7 +107,9 @@
 // (AddJobToken) is not a credential on any of these routes: GitLab only
 // considers job tokens on routes that allow them, and the variables API is
 // not one, so it is 401 like an unknown token. Scope api allows everything,
-// read_api only GET; anything else is 403 {"error":"insufficient_scope",...}.
+// read_api only GET; anything else is 403 {"error":"insufficient_scope",...},
+// except GET /personal_access_tokens/self, which every scope may call
+// (allow_access_with_scope(Gitlab::Auth.all_available_scopes)).
 //
 // Roles are given per full path and inherited by subgroups and projects
 // (the highest applies). No role on a project or group is 404

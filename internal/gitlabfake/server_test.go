@@ -38,6 +38,7 @@ func TestRawHTTP(t *testing.T) {
 		{name: "read_api may list", method: "GET", path: deploy, header: pt(tokReadAPI), wantStatus: 200},
 		{name: "read_api may not create", method: "POST", path: deploy, header: pt(tokReadAPI), contentType: "application/json", body: `{"key":"K","value":"` + goodValue + `"}`, wantStatus: 403, wantBody: `"error":"insufficient_scope"`},
 		{name: "read_user may not read", method: "GET", path: deploy, header: pt(tokUser), wantStatus: 403, wantBody: `insufficient_scope`},
+		{name: "any scope may read itself", method: "GET", path: "/api/v4/personal_access_tokens/self", header: pt(tokUser), wantStatus: 200, wantBody: `"scopes":["read_user"]`},
 		{name: "developer forbidden", method: "GET", path: deploy, header: pt(tokDev), wantStatus: 403, wantBody: `{"message":"403 Forbidden"}`},
 		{name: "no role is not found", method: "GET", path: "/api/v4/projects/other%2Fsecret/variables", header: pt(tokMaint), wantStatus: 404, wantBody: `{"message":"404 Project Not Found"}`},
 		{name: "unknown project", method: "GET", path: "/api/v4/projects/acme%2Fnope/variables", header: pt(tokMaint), wantStatus: 404, wantBody: `404 Project Not Found`},
