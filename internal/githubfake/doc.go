@@ -105,7 +105,9 @@
 // The secondary limits GitHub documents ("Rate limits for the REST API" §
 // About secondary rate limits; github-secrets.md §3) are enforced on
 // authenticated requests, on the fake's clock (Options.Now, to the
-// nanosecond), with the numbers of Options.Limits (default GitHub's):
+// nanosecond), with the numbers of Options.Limits — DocumentedLimits() are
+// GitHub's; the zero value enforces none, since a test that stops the
+// clock would see a whole run inside one minute:
 //
 //   - concurrency: more than 100 requests being answered at once;
 //   - points: more than 900 points in any rolling 60 s on one endpoint

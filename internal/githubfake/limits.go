@@ -18,7 +18,9 @@ import (
 //   - "no more than 80 content-generating requests per minute and no more
 //     than 500 content-generating requests per hour".
 //
-// A zero field takes that default; a negative one turns the limit off.
+// DocumentedLimits has these numbers. A field of 0 leaves that limit off:
+// the zero value enforces none, because tests that stop the fake's clock
+// would otherwise see every request of a run inside one minute.
 type SecondaryLimits struct {
 	Concurrency      int
 	PointsPerMinute  int
@@ -26,19 +28,9 @@ type SecondaryLimits struct {
 	ContentPerHour   int
 }
 
-func (l SecondaryLimits) withDefaults() SecondaryLimits {
-	def := func(v, d int) int {
-		if v == 0 {
-			return d
-		}
-		return v
-	}
-	return SecondaryLimits{
-		Concurrency:      def(l.Concurrency, 100),
-		PointsPerMinute:  def(l.PointsPerMinute, 900),
-		ContentPerMinute: def(l.ContentPerMinute, 80),
-		ContentPerHour:   def(l.ContentPerHour, 500),
-	}
+// DocumentedLimits are GitHub's documented secondary limits.
+func DocumentedLimits() SecondaryLimits {
+	return SecondaryLimits{Concurrency: 100, PointsPerMinute: 900, ContentPerMinute: 80, ContentPerHour: 500}
 }
 
 // window is a rolling window of spends: what arrived in the last span.

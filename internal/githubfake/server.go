@@ -26,8 +26,8 @@ type Options struct {
 	// Rand feeds key pairs, key ids and minted tokens. Default crypto/rand.
 	// Reads are serialised, so any io.Reader works.
 	Rand io.Reader
-	// Limits are the secondary rate limits the fake enforces; the zero
-	// value enforces GitHub's documented ones (see SecondaryLimits).
+	// Limits are the secondary rate limits the fake enforces;
+	// DocumentedLimits() are GitHub's. The zero value enforces none.
 	Limits SecondaryLimits
 	// LegacyEnvironmentSecrets serves environment secrets only under
 	// /repositories/{repository_id}/environments/{environment_name}/secrets…,
@@ -99,7 +99,7 @@ func New(o Options) *Server {
 		apps:          map[string]*app{},
 		installations: map[int64]*installation{},
 		seq:           1000,
-		limits:        o.Limits.withDefaults(),
+		limits:        o.Limits,
 		legacy:        o.LegacyEnvironmentSecrets,
 		points:        map[string]*window{},
 	}
