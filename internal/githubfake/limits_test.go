@@ -154,6 +154,9 @@ func TestConcurrentRequests(t *testing.T) {
 	}
 	cancel()
 	wg.Wait()
+	for f.fake.InFlight() > 0 { // the handlers notice the clients left
+		time.Sleep(time.Millisecond)
+	}
 	if _, _, err := ghClient(t, f.srv, tokAll).Repositories.Get(t.Context(), "o", "r"); err != nil {
 		t.Errorf("GET after the others finished: %v", err)
 	}
