@@ -2,6 +2,7 @@ package githubstore
 
 import (
 	"bytes"
+	"context"
 	"crypto/rand"
 	"crypto/rsa"
 	"crypto/x509"
@@ -104,6 +105,8 @@ func (f *fixture) store(t *testing.T, mod func(*Config)) *Store {
 		Token:      secret.New(patAll),
 		HTTPClient: f.srv.Client(),
 		Now:        f.clk.Now,
+		// The pacer's waits pass at once; it keeps its own count of them.
+		Sleep: func(ctx context.Context, _ time.Duration) error { return ctx.Err() },
 	}
 	if mod != nil {
 		mod(&cfg)
