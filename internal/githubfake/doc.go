@@ -176,8 +176,8 @@
 // # Test hooks
 //
 // Options.Now drives the clock and Options.Rand the key pairs, key ids and
-// minted tokens. Seed with AddOrg, AddRepo, AddEnvironment, AddToken, AddApp
-// and AddInstallation; inspect with Secret (and its shorthands),
+// minted tokens. Seed with AddOrg, AddRepo, AddEnvironment, AddSecret,
+// AddToken, AddApp and AddInstallation; inspect with Secret (and its shorthands),
 // SecretNames, Environments, HasEnvironment, PublicKey, DecryptFailures,
 // InFlight and Requests; disturb with RotateKey, RevokeInstallationTokens,
 // SetPrimaryLimit and InjectFault.
