@@ -27,6 +27,7 @@ func (r *runner) forgeStores() (map[target.Scheme]target.Store, error) {
 			HTTPClient: r.m.HTTPClient,
 			Rand:       r.m.Rand,
 			Now:        r.now,
+			Sleep:      r.m.Sleep,
 			UserAgent:  version.UserAgent(),
 		}
 		if c.GitHubAppID != "" {

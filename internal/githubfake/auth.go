@@ -29,6 +29,12 @@ type TokenPerms struct {
 	// Orgs limits the organizations whose organization endpoints the token
 	// can use; empty = all.
 	Orgs []string
+	// Role is the token's user's role on its repositories: "read",
+	// "triage", "write", "maintain" or "admin"; default "write". A
+	// fine-grained token never exceeds it: below "write" secret writes get
+	// 403 whatever the token's permissions. GET /repos/{owner}/{repo}
+	// reports it in "permissions".
+	Role string
 }
 
 // credential is a token value's grant.
@@ -37,6 +43,7 @@ type credential struct {
 	perms   map[string]string
 	repos   []string // lower-case "owner/name"; empty = all (within owner for installations)
 	orgs    []string // lower-case; PATs only
+	role    int      // PATs: the user's role (roleRead…roleAdmin)
 	inst    *installation
 	expires time.Time // zero = never
 }
@@ -76,7 +83,14 @@ func (s *Server) AddToken(value string, p TokenPerms) {
 	if label == "" {
 		label = fmt.Sprintf("pat-%d", s.patSeq)
 	}
-	c := &credential{label: label, perms: clonePerms(p.Perms)}
+	role, ok := roles[lower(p.Role)]
+	if p.Role == "" {
+		role, ok = roleWrite, true
+	}
+	if !ok {
+		panic(fmt.Sprintf("githubfake: AddToken: unknown role %q", p.Role))
+	}
+	c := &credential{label: label, perms: clonePerms(p.Perms), role: role}
 	for _, r := range p.Repos {
 		c.repos = append(c.repos, lower(r))
 	}
@@ -319,6 +333,37 @@ func (p *principal) orgAccess(a *account) bool {
 		return c.inst.owner == a
 	}
 	return len(c.orgs) == 0 || slices.Contains(c.orgs, lower(a.login))
+}
+
+// Repository roles, lowest first.
+const (
+	roleRead = iota
+	roleTriage
+	roleWrite
+	roleMaintain
+	roleAdmin
+)
+
+var roles = map[string]int{"read": roleRead, "triage": roleTriage, "write": roleWrite, "maintain": roleMaintain, "admin": roleAdmin}
+
+// roleAllows says whether a personal access token's user holds at least
+// role; integrations have no user role.
+func (p *principal) roleAllows(role int) bool {
+	return p.cred == nil || p.cred.inst != nil || p.cred.role >= role
+}
+
+// repoPermissions is the "permissions" object of a full repository: the
+// user's role for a personal access token; for an integration what GitHub
+// shows an installation with write access.
+func (p *principal) repoPermissions() map[string]bool {
+	role := roleWrite
+	if p.cred != nil && p.cred.inst == nil {
+		role = p.cred.role
+	}
+	return map[string]bool{
+		"admin": role >= roleAdmin, "maintain": role >= roleMaintain, "push": role >= roleWrite,
+		"triage": role >= roleTriage, "pull": true,
+	}
 }
 
 // perm is one fine-grained permission at a level.

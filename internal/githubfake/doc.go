@@ -33,6 +33,16 @@
 //	PUT    /repos/{owner}/{repo}/environments/{env}/secrets/{name}
 //	DELETE /repos/{owner}/{repo}/environments/{env}/secrets/{name}
 //
+// With Options.LegacyEnvironmentSecrets the three environment-secret
+// routes are served as
+//
+//	GET    /repositories/{repository_id}/environments/{env}/secrets[/public-key|/{name}]
+//	PUT    /repositories/{repository_id}/environments/{env}/secrets/{name}
+//	DELETE /repositories/{repository_id}/environments/{env}/secrets/{name}
+//
+// instead, and the /repos/{owner}/{repo}/environments/{env}/secrets… form
+// answers 404 (see "Older GitHub Enterprise Server" below).
+//
 // The environment name is one path segment: "preview/x" must arrive as
 // "preview%2Fx". Anything else is 404 {"message":"Not Found"}.
 //
@@ -90,22 +100,92 @@
 // one per user or installation): 5,000 requests an hour by default;
 // SetPrimaryLimit lowers what is left, after which requests get 403 "API
 // rate limit exceeded" with x-ratelimit-remaining: 0 until the reset time
-// passes. InjectFault makes matching requests slow, fail with a status
+// passes.
+//
+// The secondary limits GitHub documents ("Rate limits for the REST API" §
+// About secondary rate limits; github-secrets.md §3) are enforced on
+// authenticated requests, on the fake's clock (Options.Now, to the
+// nanosecond), with the numbers of Options.Limits — DocumentedLimits() are
+// GitHub's; the zero value enforces none, since a test that stops the
+// clock would see a whole run inside one minute:
+//
+//   - concurrency: more than 100 requests being answered at once;
+//   - points: more than 900 points in any rolling 60 s on one endpoint
+//     (method and route: "PUT /repos/{owner}/{repo}/actions/secrets/{secret_name}"),
+//     a GET costing 1 point and a PUT, POST, PATCH or DELETE 5 — GitHub
+//     says "to a single endpoint", so endpoints do not share the budget;
+//   - content: more than 80 content-creating requests in any rolling 60 s
+//     or 500 in any rolling hour. GitHub does not list which requests are
+//     content-generating; the fake counts those that create a resource (a
+//     secret that did not exist, an environment) and not updates: an
+//     inference, tested by TestContentCreationPerMinute.
+//
+// A refused request is answered as GitHub answers a secondary limit: 403
+// with {"message":"You have exceeded a secondary rate limit. Please wait a
+// few minutes before you try again. …","documentation_url":"…#about-secondary-rate-limits"}
+// and, for the points and content budgets, Retry-After in whole seconds
+// until enough of the window has passed ("If the retry-after response
+// header is present, you should not retry your request until after that
+// many seconds has elapsed"); the concurrency refusal has none ("Otherwise,
+// wait for at least one minute"). Refused requests spend nothing; the
+// request log names the limit (Request.Limited) and the arrival time
+// (Request.At).
+//
+// InjectFault makes matching requests slow, fail with a status
 // (optionally as a secondary rate limit, with or without Retry-After) or
 // lose their connection; every response shaped by a fault carries
 // X-Fake-Fault: 1 so that contract validation skips it.
 //
+// # Roles
+//
+// A personal access token acts for a user with a role on its repositories
+// (TokenPerms.Role, default "write"): GET /repos/{owner}/{repo} reports it
+// in "permissions" (push = write or more), and below "write" a secret
+// write gets 403 whatever the token's fine-grained permissions, since a
+// fine-grained token never exceeds its user's access and "to create a
+// repository secret, you must have write access" (github/docs, 2025-10).
+// Installation tokens have no role; their repository "permissions" show
+// push access.
+//
+// # Older GitHub Enterprise Server
+//
+// Environment secrets were first served only as
+// /repositories/{repository_id}/environments/{environment_name}/secrets…:
+// go-github added them in that form (google/go-github#1847, 2021-04), and
+// it is still the form go-github v60 uses and the one GitHub's own docs
+// showed in November 2023 (github/rest-api-description#3159, whose
+// curl examples address /repositories/<REPO_ID>/environments/…). The
+// descriptions moved to /repos/{owner}/{repo}/environments/{environment_name}/secrets…
+// in March 2024 for github.com and the Enterprise Server releases alike
+// (octokit/openapi#428 and octokit/plugin-enterprise-server.js#663, both
+// "BREAKING CHANGE: Updates multiple endpoints to use owner + repo in place
+// of repository_id"; google/go-github#3103 found the id routes gone from
+// the description, 2024-03). Today's description (the one in
+// shared/specs) has only the /repos/… form. The first Enterprise Server
+// release that serves the /repos/… form is not documented; issue 10 reports
+// servers that answer it with 404 and serve the id form. The fake's
+// LegacyEnvironmentSecrets reproduces such a server: the id form only,
+// environments themselves under /repos/… as ever (their API used that form
+// from the start), the environment name one escaped segment as in today's
+// form (an inference: #3159 shows the id form failing for names with an
+// unescaped "/"). Tested by
+// TestOlderGHESServesEnvironmentSecretsOnlyByRepositoryID. Without the
+// option the fake serves only the /repos/… form; whether github.com still
+// answers the id form is not documented, so the fake does not.
+//
 // # Test hooks
 //
 // Options.Now drives the clock and Options.Rand the key pairs, key ids and
-// minted tokens. Seed with AddOrg, AddRepo, AddEnvironment, AddToken, AddApp
-// and AddInstallation; inspect with Secret (and its shorthands),
-// SecretNames, Environments, HasEnvironment, PublicKey, DecryptFailures and Requests; disturb with
-// RotateKey, RevokeInstallationTokens, SetPrimaryLimit and InjectFault.
+// minted tokens. Seed with AddOrg, AddRepo, AddEnvironment, AddSecret,
+// AddToken, AddApp and AddInstallation; inspect with Secret (and its shorthands),
+// SecretNames, Environments, HasEnvironment, PublicKey, DecryptFailures,
+// InFlight and Requests; disturb with RotateKey, RevokeInstallationTokens,
+// SetPrimaryLimit and InjectFault.
 //
 // # Not modelled
 //
 // Classic PAT scopes (X-OAuth-Scopes), OAuth apps, user and Codespaces
-// secrets, organization Dependabot secrets, environment protection rules, per-endpoint secondary limits
-// (only injected), conditional requests and ETags.
+// secrets, organization Dependabot secrets, environment protection rules,
+// the CPU-time secondary limit, organization roles, conditional requests
+// and ETags.
 package githubfake

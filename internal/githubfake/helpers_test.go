@@ -49,7 +49,7 @@ func newFixture(t *testing.T) *fixture {
 		t.Fatalf("contract.GitHub: %v", err)
 	}
 	clk := newClock()
-	fake := githubfake.New(githubfake.Options{Now: clk.Now})
+	fake := githubfake.New(githubfake.Options{Now: clk.Now, Limits: githubfake.DocumentedLimits()})
 	srv := httptest.NewServer(contract.Check(t, v, fake))
 	t.Cleanup(srv.Close)
 	raw := httptest.NewServer(fake)

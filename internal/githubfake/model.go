@@ -252,6 +252,24 @@ func (s *Server) Secret(scopeName, name string) (SecretInfo, bool) {
 	}, true
 }
 
+// AddSecret stores a secret in scope (see SecretNames for the scope
+// syntax) as if it had been written before the test; an organization
+// secret gets visibility "private". It panics on an unknown scope.
+func (s *Server) AddSecret(scopeName, name, value string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	sc := s.scopeLocked(scopeName)
+	if sc == nil {
+		panic(fmt.Sprintf("githubfake: AddSecret: unknown scope %q", scopeName))
+	}
+	now := s.clock()
+	rec := &secretRec{name: strings.ToUpper(name), value: value, created: now, updated: now}
+	if strings.HasPrefix(scopeName, "org:") {
+		rec.visibility = "private"
+	}
+	sc.secrets[rec.name] = rec
+}
+
 // RepoSecret returns the decrypted value of a repository Actions secret.
 func (s *Server) RepoSecret(owner, repoName, name string) (value string, ok bool) {
 	i, ok := s.Secret("repo:"+owner+"/"+repoName, name)

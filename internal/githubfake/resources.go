@@ -138,7 +138,7 @@ func (c *call) repoJSON(r *repo, full bool) map[string]any {
 		"created_at":        ts(r.created),
 		"updated_at":        ts(r.created),
 		"topics":            []string{},
-		"permissions":       map[string]bool{"admin": false, "maintain": false, "push": true, "triage": true, "pull": true},
+		"permissions":       c.caller.repoPermissions(),
 	} {
 		m[k] = v
 	}
@@ -245,6 +245,9 @@ func (s *Server) putEnvironment(c *call) (int, any) {
 	}
 	e := r.envs[lower(name)]
 	if e == nil {
+		if code, body, ok := s.createsLocked(c); !ok {
+			return code, body
+		}
 		e = s.newEnvironmentLocked(r, name)
 	} else {
 		e.updated = s.clock()

@@ -73,8 +73,14 @@ func secretsHandler(k scopeKind, h func(s *Server, c *call, sc *scopeCall) (int,
 			sc.org, sc.sc = a, a.actions
 			return h(s, c, sc)
 		}
-		r := s.repos[lower(c.params["owner"]+"/"+c.params["repo"])]
-		if r == nil {
+		var r *repo
+		if id, ok := c.params["repository_id"]; ok {
+			// The older environment-secret form names the repository by id.
+			n, err := strconv.ParseInt(id, 10, 64)
+			if r = s.reposByID[n]; err != nil || r == nil {
+				return c.notFound()
+			}
+		} else if r = s.repos[lower(c.params["owner"]+"/"+c.params["repo"])]; r == nil {
 			return c.notFound()
 		}
 		visible, inScope := c.caller.repoAccess(r)
@@ -86,6 +92,12 @@ func secretsHandler(k scopeKind, h func(s *Server, c *call, sc *scopeCall) (int,
 			return code, body
 		}
 		if code, body, ok := c.allow(need...); !ok {
+			return code, body
+		}
+		if level == "write" && !c.caller.roleAllows(roleWrite) {
+			// A fine-grained token never exceeds its user's role: "To
+			// create a repository secret, you must have write access".
+			code, body, _ := c.forbidden(need...)
 			return code, body
 		}
 		sc.repo = r
@@ -266,6 +278,9 @@ func (s *Server) putSecret(c *call, sc *scopeCall) (int, any) {
 	if rec == nil {
 		if len(sc.sc.secrets) >= sc.sc.limit {
 			return c.invalid("Secret", "secret_name", "custom", fmt.Sprintf("This secret store is limited to %d secrets", sc.sc.limit))
+		}
+		if code, body, ok := s.createsLocked(c); !ok {
+			return code, body
 		}
 		sc.sc.secrets[key] = &secretRec{name: key, value: string(plain), created: now, updated: now, visibility: visibility, selected: selected}
 		return http.StatusCreated, struct{}{}

@@ -11,6 +11,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/astro-ci/astro-ci/internal/fakefault"
@@ -25,6 +26,15 @@ type Options struct {
 	// Rand feeds key pairs, key ids and minted tokens. Default crypto/rand.
 	// Reads are serialised, so any io.Reader works.
 	Rand io.Reader
+	// Limits are the secondary rate limits the fake enforces;
+	// DocumentedLimits() are GitHub's. The zero value enforces none.
+	Limits SecondaryLimits
+	// LegacyEnvironmentSecrets serves environment secrets only under
+	// /repositories/{repository_id}/environments/{environment_name}/secrets…,
+	// as older GitHub Enterprise Server releases do; the
+	// /repos/{owner}/{repo}/environments/{environment_name}/secrets… form
+	// then answers 404. Environments themselves stay under /repos/….
+	LegacyEnvironmentSecrets bool
 }
 
 // Server is the fake GitHub REST API. It implements http.Handler, serves at
@@ -47,6 +57,12 @@ type Server struct {
 	decryptFailures int
 	patSeq          int
 
+	limits   SecondaryLimits
+	legacy   bool
+	inFlight atomic.Int32
+	points   map[string]*window // by endpoint ("PUT /repos/{owner}/{repo}/actions/secrets/{secret_name}")
+	content  [2]window          // content creation: per minute, per hour
+
 	logMu    sync.Mutex
 	requests []Request
 	faults   fakefault.Registry[Fault]
@@ -63,6 +79,11 @@ type Request struct {
 	// value. "" when there was none or it was not recognised.
 	Token string
 	Fault bool // a fault shaped this request
+	// At is the fake's time when the request arrived, to the nanosecond.
+	At time.Time
+	// Limited names the secondary limit that refused the request
+	// ("concurrency", "points", "content"); "" when none did.
+	Limited string
 }
 
 // New returns an empty Server: add organizations, repositories,
@@ -78,6 +99,9 @@ func New(o Options) *Server {
 		apps:          map[string]*app{},
 		installations: map[int64]*installation{},
 		seq:           1000,
+		limits:        o.Limits,
+		legacy:        o.LegacyEnvironmentSecrets,
+		points:        map[string]*window{},
 	}
 	if s.now == nil {
 		s.now = time.Now
@@ -159,6 +183,27 @@ type route struct {
 	h       handlerFunc
 }
 
+const (
+	formModern = 1
+	formLegacy = 2
+)
+
+// form says which environment-secret form the route belongs to: 0 for
+// routes served always, formModern for those served only without
+// LegacyEnvironmentSecrets, formLegacy for those served only with it.
+func (rt *route) form() int {
+	switch {
+	case rt.pattern[0] == "repositories":
+		return formLegacy
+	case len(rt.pattern) >= 6 && rt.pattern[0] == "repos" && rt.pattern[3] == "environments" && rt.pattern[5] == "secrets":
+		return formModern
+	}
+	return 0
+}
+
+// endpoint names the route for the per-endpoint points budget.
+func (rt *route) endpoint() string { return rt.method + " /" + strings.Join(rt.pattern, "/") }
+
 const docsBase = "https://docs.github.com/rest"
 
 var routes = []route{
@@ -189,18 +234,40 @@ var routes = []route{
 	{"GET", split("/repos/{owner}/{repo}/environments/{environment_name}"), "repos/get-environment", "/deployments/environments#get-an-environment", false, (*Server).getEnvironment},
 	{"PUT", split("/repos/{owner}/{repo}/environments/{environment_name}"), "repos/create-or-update-environment", "/deployments/environments#create-or-update-an-environment", false, (*Server).putEnvironment},
 	{"DELETE", split("/repos/{owner}/{repo}/environments/{environment_name}"), "repos/delete-an-environment", "/deployments/environments#delete-an-environment", false, (*Server).deleteEnvironment},
-	{"GET", split("/repos/{owner}/{repo}/environments/{environment_name}/secrets"), "actions/list-environment-secrets", "/actions/secrets#list-environment-secrets", false, secretsHandler(scopeEnv, (*Server).listSecrets)},
-	{"GET", split("/repos/{owner}/{repo}/environments/{environment_name}/secrets/public-key"), "actions/get-environment-public-key", "/actions/secrets#get-an-environment-public-key", false, secretsHandler(scopeEnv, (*Server).getPublicKey)},
-	{"GET", split("/repos/{owner}/{repo}/environments/{environment_name}/secrets/{secret_name}"), "actions/get-environment-secret", "/actions/secrets#get-an-environment-secret", false, secretsHandler(scopeEnv, (*Server).getSecret)},
-	{"PUT", split("/repos/{owner}/{repo}/environments/{environment_name}/secrets/{secret_name}"), "actions/create-or-update-environment-secret", "/actions/secrets#create-or-update-an-environment-secret", false, secretsHandler(scopeEnv, (*Server).putSecret)},
-	{"DELETE", split("/repos/{owner}/{repo}/environments/{environment_name}/secrets/{secret_name}"), "actions/delete-environment-secret", "/actions/secrets#delete-an-environment-secret", false, secretsHandler(scopeEnv, (*Server).deleteSecret)},
 }
+
+// envSecretRoutes are the environment secret routes in both forms: the
+// /repos/{owner}/{repo} one of today's description, and the
+// /repositories/{repository_id} one of older GitHub Enterprise Server.
+func envSecretRoutes() []route {
+	var out []route
+	for _, r := range []struct {
+		method, suffix, opID, doc string
+		h                         func(s *Server, c *call, sc *scopeCall) (int, any)
+	}{
+		{"GET", "/secrets", "actions/list-environment-secrets", "/actions/secrets#list-environment-secrets", (*Server).listSecrets},
+		{"GET", "/secrets/public-key", "actions/get-environment-public-key", "/actions/secrets#get-an-environment-public-key", (*Server).getPublicKey},
+		{"GET", "/secrets/{secret_name}", "actions/get-environment-secret", "/actions/secrets#get-an-environment-secret", (*Server).getSecret},
+		{"PUT", "/secrets/{secret_name}", "actions/create-or-update-environment-secret", "/actions/secrets#create-or-update-an-environment-secret", (*Server).putSecret},
+		{"DELETE", "/secrets/{secret_name}", "actions/delete-environment-secret", "/actions/secrets#delete-an-environment-secret", (*Server).deleteSecret},
+	} {
+		h := secretsHandler(scopeEnv, r.h)
+		out = append(out,
+			route{method: r.method, pattern: split("/repos/{owner}/{repo}/environments/{environment_name}" + r.suffix), opID: r.opID, doc: r.doc, h: h},
+			route{method: r.method, pattern: split("/repositories/{repository_id}/environments/{environment_name}" + r.suffix), opID: r.opID, doc: r.doc, h: h})
+	}
+	return out
+}
+
+func init() { routes = append(routes, envSecretRoutes()...) }
 
 func split(p string) []string { return strings.Split(strings.Trim(p, "/"), "/") }
 
 // match finds the route of method and escaped path. Literal segments win
 // over parameters ("public-key" is not a secret name: it has a hyphen).
-func match(method, escapedPath string) (*route, map[string]string) {
+// Routes of the other environment-secret form are not served (legacy says
+// which form this server has).
+func match(method, escapedPath string, legacy bool) (*route, map[string]string) {
 	if escapedPath == "" || escapedPath == "/" || strings.HasSuffix(escapedPath, "/") || strings.Contains(escapedPath, "//") {
 		return nil, nil
 	}
@@ -211,6 +278,9 @@ func match(method, escapedPath string) (*route, map[string]string) {
 	for i := range routes {
 		rt := &routes[i]
 		if rt.method != method || len(rt.pattern) != len(segs) {
+			continue
+		}
+		if f := rt.form(); (f == formModern && legacy) || (f == formLegacy && !legacy) {
 			continue
 		}
 		params := map[string]string{}
@@ -250,6 +320,7 @@ type call struct {
 	header  http.Header // response header, for Link and X-Accepted-GitHub-Permissions
 	apiBase string      // scheme://host[/api/v3], for the URLs in bodies
 	webBase string      // scheme://host
+	limited string      // the secondary limit that refused the request
 }
 
 // ---------------------------------------------------------------------------
@@ -267,8 +338,11 @@ var supportedVersions = map[string]bool{"2022-11-28": true, "2026-03-10": true}
 // ServeHTTP implements http.Handler.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	escaped := r.URL.EscapedPath()
-	entry := Request{Method: r.Method, Path: escaped}
+	entry := Request{Method: r.Method, Path: escaped, At: s.now()}
 	defer func() { s.logRequest(entry) }()
+	// Counted from arrival to answer, as GitHub counts concurrent requests.
+	inFlight := int(s.inFlight.Add(1))
+	defer s.inFlight.Add(-1)
 
 	apiPath, prefix := escaped, ""
 	if rest, ok := strings.CutPrefix(escaped, ghes); ok && (rest == "" || rest[0] == '/') {
@@ -282,7 +356,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("X-GitHub-Media-Type", "github.v3; format=json")
 	entry.Token = s.labelOf(r)
 
-	rt, params := match(r.Method, apiPath)
+	rt, params := match(r.Method, apiPath, s.legacy)
 	f := s.takeFault(r.Method, apiPath)
 	if f != nil {
 		entry.Fault = true
@@ -310,12 +384,16 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		// One lock for authentication, rate accounting and the operation.
 		s.mu.Lock()
 		defer s.mu.Unlock()
+		defer func() { entry.Limited = c.limited }()
 		p, code, body := s.authenticateLocked(c)
 		if p == nil {
 			return code, body
 		}
 		c.caller = p
 		if code, body, ok := s.chargeLocked(c); !ok {
+			return code, body
+		}
+		if code, body, ok := s.secondaryLocked(c, inFlight); !ok {
 			return code, body
 		}
 		return rt.h(s, c)
@@ -538,14 +616,19 @@ func (s *Server) takeFault(method, apiPath string) *Fault {
 	return &f
 }
 
+// secondaryBody is GitHub's answer to a request over a secondary limit.
+func secondaryBody(code int) (int, any) {
+	return errBody(code, "https://docs.github.com/free-pro-team@latest/rest/overview/rate-limits-for-the-rest-api#about-secondary-rate-limits",
+		"You have exceeded a secondary rate limit. Please wait a few minutes before you try again. If you reach out to GitHub Support for help, please include the request ID.")
+}
+
 func faultAnswer(f *Fault) (int, any) {
 	code := f.Status
 	if f.Secondary {
 		if code == 0 {
 			code = http.StatusForbidden
 		}
-		return errBody(code, "https://docs.github.com/free-pro-team@latest/rest/overview/rate-limits-for-the-rest-api#about-secondary-rate-limits",
-			"You have exceeded a secondary rate limit. Please wait a few minutes before you try again. If you reach out to GitHub Support for help, please include the request ID.")
+		return secondaryBody(code)
 	}
 	msg := http.StatusText(code)
 	if code == http.StatusServiceUnavailable {

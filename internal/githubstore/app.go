@@ -83,6 +83,7 @@ func (s *Store) appJWT() (secret.Value, error) {
 type installationToken struct {
 	token   secret.Value
 	expires time.Time
+	perms   map[string]string // what GitHub granted the token
 }
 
 // tokenMargin: an installation token is replaced this long before it
@@ -115,7 +116,7 @@ func (s *Store) authorize(ctx context.Context, t target.Target) (context.Context
 			if it.GetToken() == "" {
 				return installationToken{}, &stepError{step: stepToken, subject: owner(t), err: errors.New("GitHub returned an installation token without a value")}
 			}
-			return installationToken{token: secret.New(it.GetToken()), expires: it.GetExpiresAt().Time}, nil
+			return installationToken{token: secret.New(it.GetToken()), expires: it.GetExpiresAt().Time, perms: tokenPerms(it.GetPermissions())}, nil
 		})
 	if err != nil {
 		return ctx, err
@@ -160,6 +161,37 @@ func (s *Store) installation(ctx context.Context, t target.Target) (int64, error
 		}
 		return id, nil
 	})
+}
+
+// tokenPerms turns go-github's permission struct into name → level.
+func tokenPerms(p *github.InstallationPermissions) map[string]string {
+	out := map[string]string{}
+	if p == nil {
+		return out
+	}
+	b, err := json.Marshal(p)
+	if err != nil {
+		return out
+	}
+	_ = json.Unmarshal(b, &out)
+	return out
+}
+
+// installationPerms are the permissions of the installation token for t's
+// owner, when one has been minted.
+func (s *Store) installationPerms(t target.Target) (map[string]string, bool) {
+	id := s.installationID
+	if id == 0 {
+		var ok bool
+		if id, ok = s.instIDs.peek(strings.ToLower(owner(t))); !ok {
+			return nil, false
+		}
+	}
+	it, ok := s.instTokens.peek(itoa(id))
+	if !ok {
+		return nil, false
+	}
+	return it.perms, true
 }
 
 // forgetToken drops the cached installation token of t's owner after GitHub

@@ -29,6 +29,7 @@ const (
 	stepInstall              // find the GitHub App installation (app JWT)
 	stepToken                // mint an installation token (app JWT)
 	stepLocal                // no request: configuration, sealing
+	stepProof                // a read showed that the write would be refused
 )
 
 type stepError struct {
@@ -129,8 +130,9 @@ func (s *Store) wrap(ctx context.Context, op string, t target.Target, err error)
 	case ctx.Err() != nil:
 		// Cancelled or timed out by the caller: not GitHub's doing.
 		te.Err = transportError(err)
-	case se.step == stepLocal:
-		// Configuration or sealing: retrying will not help.
+	case se.step == stepLocal || se.step == stepProof:
+		// Configuration, sealing, or a permission a read showed missing:
+		// retrying will not help.
 	default:
 		// No answer: connection refused, reset, timeout. Transient.
 		te.Err = transportError(err)

@@ -2,6 +2,7 @@ package githubstore
 
 import (
 	"bytes"
+	"context"
 	"crypto/rand"
 	"crypto/rsa"
 	"crypto/x509"
@@ -9,6 +10,7 @@ import (
 	"encoding/json"
 	"encoding/pem"
 	"errors"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -56,14 +58,23 @@ type putBody struct {
 	EncryptedValue string `json:"encrypted_value"`
 }
 
-func newFixture(t *testing.T) *fixture {
+func newFixture(t *testing.T) *fixture { return newFixtureWith(t, nil) }
+
+// newFixtureWith is newFixture with the fake's options adjusted by mod.
+// Requests in the older environment-secret form (/repositories/{id}/…),
+// which today's description no longer has, reach the fake unvalidated.
+func newFixtureWith(t *testing.T, mod func(*githubfake.Options)) *fixture {
 	t.Helper()
 	v, err := contract.GitHub()
 	if err != nil {
 		t.Fatalf("contract.GitHub: %v", err)
 	}
 	f := &fixture{clk: newClock()}
-	f.fake = githubfake.New(githubfake.Options{Now: f.clk.Now})
+	opts := githubfake.Options{Now: f.clk.Now}
+	if mod != nil {
+		mod(&opts)
+	}
+	f.fake = githubfake.New(opts)
 	record := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		body, _ := io.ReadAll(r.Body)
 		r.Body = io.NopCloser(bytes.NewReader(body))
@@ -77,7 +88,14 @@ func newFixture(t *testing.T) *fixture {
 		f.mu.Unlock()
 		f.fake.ServeHTTP(w, r)
 	})
-	f.srv = httptest.NewServer(contract.Check(t, v, record))
+	checked := contract.Check(t, v, record)
+	f.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if strings.HasPrefix(r.URL.Path, "/repositories/") {
+			record.ServeHTTP(w, r)
+			return
+		}
+		checked.ServeHTTP(w, r)
+	}))
 	t.Cleanup(f.srv.Close)
 
 	f.fake.AddRepo("o", "r", true)
@@ -104,6 +122,8 @@ func (f *fixture) store(t *testing.T, mod func(*Config)) *Store {
 		Token:      secret.New(patAll),
 		HTTPClient: f.srv.Client(),
 		Now:        f.clk.Now,
+		// The pacer's waits pass at once; it keeps its own count of them.
+		Sleep: func(ctx context.Context, _ time.Duration) error { return ctx.Err() },
 	}
 	if mod != nil {
 		mod(&cfg)
@@ -113,6 +133,15 @@ func (f *fixture) store(t *testing.T, mod func(*Config)) *Store {
 		t.Fatalf("New: %v", err)
 	}
 	return s
+}
+
+// requests lists the logged requests as "METHOD path status".
+func (f *fixture) requests() []string {
+	var out []string
+	for _, r := range f.fake.Requests() {
+		out = append(out, fmt.Sprintf("%s %s %d", r.Method, r.Path, r.Status))
+	}
+	return out
 }
 
 // count returns how many logged requests match method and path suffix.

@@ -8,7 +8,6 @@ import (
 	"context"
 	"crypto/rand"
 	"crypto/rsa"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -16,10 +15,13 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/google/go-github/v60/github"
 
+	"github.com/astro-ci/astro-ci/internal/pace"
 	"github.com/astro-ci/astro-ci/internal/secret"
 	"github.com/astro-ci/astro-ci/internal/target"
 )
@@ -52,6 +54,25 @@ type Config struct {
 	// UserAgent is sent on every request (GitHub requires one); default
 	// "astro-ci".
 	UserAgent string
+
+	// Concurrency bounds the GitHub requests in flight at once (the CLI's
+	// --github-concurrency). GitHub allows "no more than 100 concurrent
+	// requests", shared by the REST and GraphQL APIs and by every job that
+	// uses the same credential; default and maximum 100.
+	Concurrency int
+	// PointsPerMinute is the secondary-limit budget of every REST endpoint
+	// (the CLI's --github-points-per-minute): GitHub allows 900 points a
+	// minute per endpoint, a GET costing 1 and a write 5; GitHub Enterprise
+	// Server administrators set their own. Default 900. Requests are paced
+	// a little below it (see package pace).
+	PointsPerMinute int
+	// Sleep is the pacer's wait; default wait.Sleep. Tests inject their
+	// own together with Now.
+	Sleep func(ctx context.Context, d time.Duration) error
+	// Debugf, when set, receives a trace of decisions worth knowing when a
+	// run surprises: which environment-secret route form the server
+	// serves. It never carries a value.
+	Debugf func(format string, args ...any)
 }
 
 // Store writes GitHub secrets. It is safe for concurrent use: public keys,
@@ -68,11 +89,22 @@ type Store struct {
 	appKey         *rsa.PrivateKey
 	installationID int64
 
+	pacer           *pace.Pacer
+	rt              http.RoundTripper // the paced path every request takes
+	pointsPerMinute int
+	debugf          func(format string, args ...any)
+
 	keys       flight[publicKey]         // by scope, see scopeKey
-	repoIDs    flight[int64]             // by lower-case "owner/repo"
-	envs       flight[struct{}]          // environments known to exist (create_environment), see envKey
+	repos      flight[repoInfo]          // by lower-case "owner/repo"
+	envs       flight[envInfo]           // by envKey
 	instIDs    flight[int64]             // by lower-case owner
 	instTokens flight[installationToken] // by installation id
+	// envForm is the environment-secret route form this server serves
+	// (formUnknown until a public key answers), see envSecretsPath.
+	envForm atomic.Int32
+	// exists records secrets known to exist (by secretKey): a write to
+	// one updates, and creates no content.
+	exists sync.Map
 }
 
 var _ target.Store = (*Store)(nil)
@@ -122,13 +154,38 @@ func New(cfg Config) (*Store, error) {
 	case cfg.Token.IsZero():
 		return nil, errors.New("no GitHub credentials: set ASTRO_CI_GITHUB_TOKEN (a fine-grained PAT with Secrets: write) or a GitHub App (ASTRO_CI_GITHUB_APP_ID and ASTRO_CI_GITHUB_APP_PRIVATE_KEY)")
 	}
+	concurrency := cfg.Concurrency
+	switch {
+	case concurrency == 0:
+		concurrency = MaxConcurrency
+	case concurrency < 0 || concurrency > MaxConcurrency:
+		return nil, fmt.Errorf("GitHub concurrency %d is not between 1 and %d: GitHub allows no more than %d concurrent requests (--github-concurrency)", concurrency, MaxConcurrency, MaxConcurrency)
+	}
+	s.pointsPerMinute = cfg.PointsPerMinute
+	switch {
+	case s.pointsPerMinute == 0:
+		s.pointsPerMinute = DefaultPointsPerMinute
+	case s.pointsPerMinute < 30:
+		// A write costs 5 points; below 30 a minute there is no room for a
+		// burst of one write under the pacer's margin.
+		return nil, fmt.Errorf("GitHub points per minute %d is below 30, too few for one write at a time (--github-points-per-minute; GitHub's default is %d)", s.pointsPerMinute, DefaultPointsPerMinute)
+	}
 	if s.hc == nil {
-		// GitHub ends requests that take longer than 10 s itself.
-		s.hc = &http.Client{Timeout: 30 * time.Second}
+		s.hc = NewHTTPClient(concurrency)
 	}
 	if s.now == nil {
 		s.now = time.Now
 	}
+	s.debugf = cfg.Debugf
+	if s.debugf == nil {
+		s.debugf = func(string, ...any) {}
+	}
+	p, err := pace.New(pace.Config{Concurrency: concurrency, Now: s.now, Sleep: cfg.Sleep})
+	if err != nil {
+		return nil, err
+	}
+	s.pacer = p
+	s.rt = &pace.RoundTripper{Pacer: p, Next: doer{s.hc}, Spend: s.spend, Feedback: feedback}
 	if s.userAgent == "" {
 		s.userAgent = "astro-ci"
 	}
@@ -147,7 +204,7 @@ func New(cfg Config) (*Store, error) {
 // when to retry from the errors this package returns.
 func (s *Store) gh() *github.Client {
 	c := github.NewClient(&http.Client{
-		Transport: authTransport{next: s.hc, userAgent: s.userAgent},
+		Transport: authTransport{next: s.rt, userAgent: s.userAgent},
 		// The injected client follows redirects (and drops credentials
 		// across hosts); the outer one hands back what it got.
 		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
@@ -167,9 +224,9 @@ func withCred(ctx context.Context, v secret.Value) context.Context {
 }
 
 // authTransport adds the Authorization and version headers, then sends the
-// request through the injected client.
+// request on its paced way to the injected client.
 type authTransport struct {
-	next      *http.Client
+	next      http.RoundTripper
 	userAgent string
 }
 
@@ -183,7 +240,7 @@ func (t authTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 	if r.Header.Get("User-Agent") == "" {
 		r.Header.Set("User-Agent", t.userAgent)
 	}
-	return t.next.Do(r)
+	return t.next.RoundTrip(r)
 }
 
 // ---------------------------------------------------------------------------
@@ -239,107 +296,6 @@ func (s *Store) Delete(ctx context.Context, t target.Target) error {
 	return nil
 }
 
-// Preflight proves t writable without leaving a changed value behind: it
-// fetches the scope's public key (the scope exists and the credential can
-// read it), then writes current back when it is known (the secret already
-// holds it), else writes and deletes a canary secret in the same scope.
-// For an environment it first checks that the environment exists, and
-// with create_environment=true creates it when it does not.
-func (s *Store) Preflight(ctx context.Context, t target.Target, p target.Proof) error {
-	current := p.Current
-	if err := checkTarget(t); err != nil {
-		return s.wrap(ctx, "preflight", t, err)
-	}
-	ctx, err := s.authorize(ctx, t)
-	if err == nil {
-		err = s.preflight(ctx, t, current)
-	}
-	if err != nil {
-		return s.wrap(ctx, "preflight", t, err)
-	}
-	return nil
-}
-
-func (s *Store) preflight(ctx context.Context, t target.Target, current *secret.Value) error {
-	if t.Kind == target.KindEnvSecret {
-		// Tell "no such repository" from "no such environment": GitHub
-		// answers 404 for both on the secrets endpoints.
-		if _, err := s.repoID(ctx, stepRepo, t.Owner, t.Repo); err != nil {
-			return err
-		}
-		if t.CreateEnvironment {
-			// A missing environment is created here already, and is left
-			// in place even though preflight otherwise changes nothing: the
-			// Put that follows needs it anyway (it would create it
-			// itself), the write permission on its secrets can only be
-			// proven inside it, and a token that may not create
-			// environments fails now, before any value exists. A later
-			// Delete of the target removes it.
-			if err := s.ensureEnvironment(ctx, t); err != nil {
-				return err
-			}
-			return s.preflightSecret(ctx, t, current)
-		}
-		gh := s.gh()
-		req, err := gh.NewRequest(http.MethodGet, envPath(t), nil)
-		if err != nil {
-			return &stepError{step: stepLocal, err: err}
-		}
-		if _, err := gh.Do(ctx, req, nil); err != nil {
-			return &stepError{step: stepEnv, err: err}
-		}
-	}
-	return s.preflightSecret(ctx, t, current)
-}
-
-// preflightSecret is preflight once the scope of t is known to exist.
-func (s *Store) preflightSecret(ctx context.Context, t target.Target, current *secret.Value) error {
-	if _, err := s.publicKey(ctx, t); err != nil {
-		return err
-	}
-	if t.Kind == target.KindOrgSecret && t.Visibility == "selected" {
-		// The canary is private; check the repos= names Put will need.
-		if _, err := s.selectedIDs(ctx, t); err != nil {
-			return err
-		}
-	}
-	if current != nil {
-		created, err := s.put(ctx, t, *current)
-		if err != nil {
-			return err
-		}
-		if created {
-			// The secret did not exist after all: leave it absent, as found.
-			return s.delete(ctx, t)
-		}
-		return nil
-	}
-	b := make([]byte, 4)
-	if _, err := s.rand.Read(b); err != nil {
-		return &stepError{step: stepLocal, err: fmt.Errorf("reading randomness: %w", err)}
-	}
-	canary := t
-	canary.Name = "ASTRO_CI_PREFLIGHT_" + strings.ToUpper(hex.EncodeToString(b))
-	if canary.Kind == target.KindOrgSecret {
-		canary.Visibility, canary.SelectedRepos = "private", nil
-	}
-	val := make([]byte, 16)
-	if _, err := s.rand.Read(val); err != nil {
-		return &stepError{step: stepLocal, err: fmt.Errorf("reading randomness: %w", err)}
-	}
-	if _, err := s.put(ctx, canary, secret.New(hex.EncodeToString(val))); err != nil {
-		return err
-	}
-	if err := s.delete(ctx, canary); err != nil {
-		var se *stepError
-		if errors.As(err, &se) {
-			se.note = "the preflight canary secret " + canary.Name + " was left behind; delete it by hand"
-		}
-		return err
-	}
-	return nil
-}
-
 func checkTarget(t target.Target) error {
 	if t.Scheme != target.GitHub {
 		return &stepError{step: stepLocal, err: fmt.Errorf("not a GitHub target (scheme %q)", t.Scheme)}
@@ -354,8 +310,6 @@ func checkTarget(t target.Target) error {
 // ---------------------------------------------------------------------------
 // Requests
 
-type publicKey struct{ id, key string }
-
 // scopeKey names the secret store of t: each has its own key pair.
 func scopeKey(t target.Target) string {
 	switch t.Kind {
@@ -369,120 +323,6 @@ func scopeKey(t target.Target) string {
 	return "repo:" + strings.ToLower(t.Owner+"/"+t.Repo)
 }
 
-// envPath is the environment's API path. go-github v60 only has the older
-// /repositories/{id}/environments/... secret routes and does not escape the
-// environment name; the official description uses
-// /repos/{owner}/{repo}/environments/{environment_name}, with the name as
-// one escaped segment ("preview/x" → "preview%2Fx").
-func envPath(t target.Target) string {
-	return fmt.Sprintf("repos/%s/%s/environments/%s", url.PathEscape(t.Owner), url.PathEscape(t.Repo), url.PathEscape(t.Environment))
-}
-
-// envKey names t's environment in the existence cache. GitHub's
-// environment names are case-insensitive.
-func envKey(t target.Target) string {
-	return strings.ToLower(t.Owner + "/" + t.Repo + "/" + t.Environment)
-}
-
-// ensureEnvironment makes sure t's environment exists, creating it when it
-// is missing (create_environment=true). That an environment exists is
-// cached for the Store's life, so 50 writes to one environment ask once.
-//
-// It reads before it writes: PUT /repos/{o}/{r}/environments/{env}
-// creates or updates, and an update with an empty body could reset the
-// protection rules of an environment someone configured; the read also
-// needs no more than read access, so a token without Administration: write
-// still serves environments that exist.
-func (s *Store) ensureEnvironment(ctx context.Context, t target.Target) error {
-	_, err := s.envs.get(ctx, envKey(t), nil, func(ctx context.Context) (struct{}, error) {
-		gh := s.gh()
-		req, err := gh.NewRequest(http.MethodGet, envPath(t), nil)
-		if err != nil {
-			return struct{}{}, &stepError{step: stepLocal, err: err}
-		}
-		_, err = gh.Do(ctx, req, nil)
-		if err == nil {
-			return struct{}{}, nil
-		}
-		if statusOf(err) != http.StatusNotFound {
-			return struct{}{}, &stepError{step: stepEnv, err: err}
-		}
-		// Missing (or the repository is invisible, which the PUT's 404
-		// tells). The body is an empty object: no protection rules.
-		req, err = gh.NewRequest(http.MethodPut, envPath(t), struct{}{})
-		if err != nil {
-			return struct{}{}, &stepError{step: stepLocal, err: err}
-		}
-		if _, err := gh.Do(ctx, req, nil); err != nil {
-			return struct{}{}, &stepError{step: stepEnvPut, err: err}
-		}
-		return struct{}{}, nil
-	})
-	return err
-}
-
-// deleteEnvironment deletes t's environment with everything in it; 404
-// means it is already gone. The caches of the environment (existence,
-// public key) are dropped: one created again later has a new key pair.
-func (s *Store) deleteEnvironment(ctx context.Context, t target.Target) error {
-	gh := s.gh()
-	req, err := gh.NewRequest(http.MethodDelete, envPath(t), nil)
-	if err != nil {
-		return &stepError{step: stepLocal, err: err}
-	}
-	_, err = gh.Do(ctx, req, nil)
-	if err != nil && statusOf(err) != http.StatusNotFound {
-		return &stepError{step: stepEnvDel, err: err, note: "the secret itself was deleted"}
-	}
-	s.envs.drop(ctx, envKey(t), func(struct{}) bool { return true })
-	s.keys.drop(ctx, scopeKey(t), func(publicKey) bool { return true })
-	return nil
-}
-
-func (s *Store) publicKey(ctx context.Context, t target.Target) (publicKey, error) {
-	return s.keys.get(ctx, scopeKey(t), nil, func(ctx context.Context) (publicKey, error) {
-		gh := s.gh()
-		var pk *github.PublicKey
-		var err error
-		switch t.Kind {
-		case target.KindRepoSecret:
-			pk, _, err = gh.Actions.GetRepoPublicKey(ctx, t.Owner, t.Repo)
-		case target.KindDependabot:
-			pk, _, err = gh.Dependabot.GetRepoPublicKey(ctx, t.Owner, t.Repo)
-		case target.KindOrgSecret:
-			pk, _, err = gh.Actions.GetOrgPublicKey(ctx, t.Org)
-		case target.KindEnvSecret:
-			var req *http.Request
-			req, err = gh.NewRequest(http.MethodGet, envPath(t)+"/secrets/public-key", nil)
-			if err == nil {
-				pk = new(github.PublicKey)
-				_, err = gh.Do(ctx, req, pk)
-			}
-		}
-		if err != nil {
-			return publicKey{}, &stepError{step: stepSecret, err: err}
-		}
-		if pk.GetKeyID() == "" || pk.GetKey() == "" {
-			return publicKey{}, &stepError{step: stepSecret, err: errors.New("GitHub returned a public key without key_id or key")}
-		}
-		return publicKey{id: pk.GetKeyID(), key: pk.GetKey()}, nil
-	})
-}
-
-// repoID resolves a repository's numeric id (cached).
-func (s *Store) repoID(ctx context.Context, st step, owner, name string) (int64, error) {
-	return s.repoIDs.get(ctx, strings.ToLower(owner+"/"+name), nil, func(ctx context.Context) (int64, error) {
-		r, _, err := s.gh().Repositories.Get(ctx, owner, name)
-		if err != nil {
-			return 0, &stepError{step: st, subject: owner + "/" + name, err: err}
-		}
-		if r.GetID() == 0 {
-			return 0, &stepError{step: st, subject: owner + "/" + name, err: errors.New("GitHub returned a repository without an id")}
-		}
-		return r.GetID(), nil
-	})
-}
-
 // selectedIDs maps an organization secret's repos= names to ids.
 func (s *Store) selectedIDs(ctx context.Context, t target.Target) ([]int64, error) {
 	ids := make([]int64, 0, len(t.SelectedRepos))
@@ -494,98 +334,6 @@ func (s *Store) selectedIDs(ctx context.Context, t target.Target) ([]int64, erro
 		ids = append(ids, id)
 	}
 	return ids, nil
-}
-
-// put seals v for t's store and writes it. A 422 about the key (GitHub
-// rotated the store's key since it was cached) drops the cached key and
-// tries once more with a fresh one.
-func (s *Store) put(ctx context.Context, t target.Target, v secret.Value) (created bool, err error) {
-	var ids []int64
-	if t.Kind == target.KindOrgSecret && t.Visibility == "selected" {
-		var err error
-		if ids, err = s.selectedIDs(ctx, t); err != nil {
-			return false, err
-		}
-	}
-	for attempt := 0; ; attempt++ {
-		key, err := s.publicKey(ctx, t)
-		if err != nil {
-			return false, err
-		}
-		enc, err := seal(key.key, v, s.rand)
-		if err != nil {
-			return false, &stepError{step: stepLocal, err: err}
-		}
-		status, err := s.putSealed(ctx, t, key.id, enc, ids)
-		if err != nil && attempt == 0 && staleKey(err) {
-			s.keys.drop(ctx, scopeKey(t), func(k publicKey) bool { return k.id == key.id })
-			continue
-		}
-		if err != nil {
-			return false, &stepError{step: stepSecret, err: err}
-		}
-		return status == http.StatusCreated, nil
-	}
-}
-
-func (s *Store) putSealed(ctx context.Context, t target.Target, keyID, enc string, ids []int64) (int, error) {
-	gh := s.gh()
-	es := &github.EncryptedSecret{Name: t.Name, KeyID: keyID, EncryptedValue: enc}
-	var resp *github.Response
-	var err error
-	switch t.Kind {
-	case target.KindRepoSecret:
-		resp, err = gh.Actions.CreateOrUpdateRepoSecret(ctx, t.Owner, t.Repo, es)
-	case target.KindDependabot:
-		resp, err = gh.Dependabot.CreateOrUpdateRepoSecret(ctx, t.Owner, t.Repo,
-			&github.DependabotEncryptedSecret{Name: t.Name, KeyID: keyID, EncryptedValue: enc})
-	case target.KindOrgSecret:
-		es.Visibility = t.Visibility
-		if es.Visibility == "" {
-			es.Visibility = "private"
-		}
-		if es.Visibility == "selected" {
-			es.SelectedRepositoryIDs = github.SelectedRepoIDs(ids)
-		}
-		resp, err = gh.Actions.CreateOrUpdateOrgSecret(ctx, t.Org, es)
-	case target.KindEnvSecret:
-		var req *http.Request
-		req, err = gh.NewRequest(http.MethodPut, envPath(t)+"/secrets/"+url.PathEscape(t.Name), es)
-		if err == nil {
-			resp, err = gh.Do(ctx, req, nil)
-		}
-	}
-	if err != nil {
-		return 0, err
-	}
-	return resp.StatusCode, nil
-}
-
-// delete removes t's secret; 404 means it is already gone.
-func (s *Store) delete(ctx context.Context, t target.Target) error {
-	gh := s.gh()
-	var err error
-	switch t.Kind {
-	case target.KindRepoSecret:
-		_, err = gh.Actions.DeleteRepoSecret(ctx, t.Owner, t.Repo, t.Name)
-	case target.KindDependabot:
-		_, err = gh.Dependabot.DeleteRepoSecret(ctx, t.Owner, t.Repo, t.Name)
-	case target.KindOrgSecret:
-		_, err = gh.Actions.DeleteOrgSecret(ctx, t.Org, t.Name)
-	case target.KindEnvSecret:
-		var req *http.Request
-		req, err = gh.NewRequest(http.MethodDelete, envPath(t)+"/secrets/"+url.PathEscape(t.Name), nil)
-		if err == nil {
-			_, err = gh.Do(ctx, req, nil)
-		}
-	}
-	if err != nil {
-		if statusOf(err) == http.StatusNotFound {
-			return nil
-		}
-		return &stepError{step: stepSecret, err: err}
-	}
-	return nil
 }
 
 // staleKey tells a 422 caused by the key: a key_id GitHub no longer

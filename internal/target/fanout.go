@@ -5,9 +5,11 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
+	"slices"
 	"sync"
 	"time"
 
+	"github.com/astro-ci/astro-ci/internal/pace"
 	"github.com/astro-ci/astro-ci/internal/secret"
 	"github.com/astro-ci/astro-ci/internal/wait"
 )
@@ -19,18 +21,35 @@ type Result struct {
 	Err      error
 }
 
-// Fanout runs an operation on many targets at once. Concurrency starts at
-// Limit and halves (down to 1) each time a forge pushes back, then grows
-// again by one for every ten successes, so a burst of secondary rate limits
-// slows the whole fan-out instead of hammering the forge.
+// Fanout runs an operation on many targets at once, each store's targets
+// with their own concurrency: a Paced store's own (it paces its requests
+// to the forge's documented budgets), else Limit. Concurrency halves (down
+// to 1) each time a forge still pushes back, then grows again by one for
+// every ten successes: a last resort behind the pacing, so that a burst of
+// secondary rate limits slows the whole fan-out instead of hammering the
+// forge.
 type Fanout struct {
 	Stores      map[Scheme]Store
-	Limit       int           // initial concurrency; default 8
+	Limit       int           // initial concurrency of a store that is not Paced; default 8
 	MaxAttempts int           // per target, including the first; default 6
 	BaseDelay   time.Duration // default 1s
 	MaxDelay    time.Duration // default 60s
 	Sleep       func(ctx context.Context, d time.Duration) error
 	Jitter      func() float64
+	// Infof, when set, is told after an operation that pacing held back
+	// (or a forge's limit answers slowed), and by how much.
+	Infof func(format string, args ...any)
+	// Now measures an operation for that report; default time.Now.
+	Now func() time.Time
+}
+
+// Paced is a Store that paces its own requests to its forge's budgets
+// (package pace): the fan-out gives it Concurrency targets at a time and
+// reports what the pacing cost.
+type Paced interface {
+	Store
+	Concurrency() int
+	PaceStats() pace.Stats
 }
 
 func (f *Fanout) defaults() {
@@ -52,6 +71,9 @@ func (f *Fanout) defaults() {
 	if f.Jitter == nil {
 		f.Jitter = rand.Float64
 	}
+	if f.Now == nil {
+		f.Now = time.Now
+	}
 }
 
 // Store returns the store for t's scheme, or an error naming what is missing.
@@ -70,17 +92,17 @@ func (f *Fanout) Store(t Target) (Store, error) {
 
 // Preflight proves every target writable, as strongly as p asks.
 func (f *Fanout) Preflight(ctx context.Context, ts []Target, p Proof) []Result {
-	return f.run(ctx, ts, func(ctx context.Context, s Store, t Target) error { return s.Preflight(ctx, t, p) })
+	return f.run(ctx, ts, "preflight", func(ctx context.Context, s Store, t Target) error { return s.Preflight(ctx, t, p) })
 }
 
 // Put writes v to every target.
 func (f *Fanout) Put(ctx context.Context, ts []Target, v secret.Value) []Result {
-	return f.run(ctx, ts, func(ctx context.Context, s Store, t Target) error { return s.Put(ctx, t, v) })
+	return f.run(ctx, ts, "write", func(ctx context.Context, s Store, t Target) error { return s.Put(ctx, t, v) })
 }
 
 // Delete removes every target.
 func (f *Fanout) Delete(ctx context.Context, ts []Target) []Result {
-	return f.run(ctx, ts, func(ctx context.Context, s Store, t Target) error { return s.Delete(ctx, t) })
+	return f.run(ctx, ts, "delete", func(ctx context.Context, s Store, t Target) error { return s.Delete(ctx, t) })
 }
 
 // Err joins the failures of results, nil when all succeeded.
@@ -94,11 +116,11 @@ func Err(results []Result) error {
 	return errors.Join(errs...)
 }
 
-func (f *Fanout) run(ctx context.Context, ts []Target, op func(context.Context, Store, Target) error) []Result {
+func (f *Fanout) run(ctx context.Context, ts []Target, opName string, op func(context.Context, Store, Target) error) []Result {
 	f.defaults()
 	results := make([]Result, len(ts))
-	lim := newLimiter(min(f.Limit, max(len(ts), 1)))
-	var wg sync.WaitGroup
+	stores := map[Scheme]Store{}
+	counts := map[Scheme]int{}
 	for i, t := range ts {
 		results[i].Target = t
 		s, err := f.Store(t)
@@ -106,6 +128,27 @@ func (f *Fanout) run(ctx context.Context, ts []Target, op func(context.Context, 
 			results[i].Err = err
 			continue
 		}
+		stores[t.Scheme] = s
+		counts[t.Scheme]++
+	}
+	limiters := map[Scheme]*limiter{}
+	before := map[Scheme]pace.Stats{}
+	for sc, s := range stores {
+		n := f.Limit
+		if p, ok := s.(Paced); ok {
+			n = p.Concurrency()
+			before[sc] = p.PaceStats()
+		}
+		limiters[sc] = newLimiter(max(min(n, counts[sc]), 1))
+	}
+	start := f.Now()
+	var wg sync.WaitGroup
+	for i, t := range ts {
+		s := stores[t.Scheme]
+		if results[i].Err != nil || s == nil {
+			continue
+		}
+		lim := limiters[t.Scheme]
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
@@ -120,7 +163,38 @@ func (f *Fanout) run(ctx context.Context, ts []Target, op func(context.Context, 
 		}()
 	}
 	wg.Wait()
+	f.reportPacing(opName, start, stores, counts, before)
 	return results
+}
+
+// reportPacing tells Infof what pacing cost each Paced store in this
+// operation, when it cost anything.
+func (f *Fanout) reportPacing(opName string, start time.Time, stores map[Scheme]Store, counts map[Scheme]int, before map[Scheme]pace.Stats) {
+	if f.Infof == nil {
+		return
+	}
+	elapsed := f.Now().Sub(start)
+	schemes := make([]Scheme, 0, len(before))
+	for sc := range before {
+		schemes = append(schemes, sc)
+	}
+	slices.Sort(schemes)
+	for _, sc := range schemes {
+		d := stores[sc].(Paced).PaceStats().Sub(before[sc])
+		held := d.HeldAny()
+		if held <= 0 && d.Limited == 0 {
+			continue
+		}
+		msg := fmt.Sprintf("%s: pacing to the forge's rate budgets held requests back for %s of this %s %s of %d targets",
+			sc, held.Round(100*time.Millisecond), elapsed.Round(100*time.Millisecond), opName, counts[sc])
+		if key, dur := d.Binding(); key != "" {
+			msg += fmt.Sprintf(" (longest: %s, %s)", key, dur.Round(100*time.Millisecond))
+		}
+		if d.Limited > 0 {
+			msg += fmt.Sprintf("; the forge still answered %d requests with a rate limit, and the waits it asked for came to %s", d.Limited, d.Paused.Round(time.Second))
+		}
+		f.Infof("%s", msg)
+	}
 }
 
 func (f *Fanout) attempt(ctx context.Context, lim *limiter, s Store, t Target, op func(context.Context, Store, Target) error) (int, error) {

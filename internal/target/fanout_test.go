@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/astro-ci/astro-ci/internal/pace"
 	"github.com/astro-ci/astro-ci/internal/secret"
 )
 
@@ -225,5 +226,60 @@ func TestFanoutTurnsPanicsIntoErrors(t *testing.T) {
 		if r.Err == nil || !strings.Contains(r.Err.Error(), "internal error writing") {
 			t.Fatalf("%+v", r)
 		}
+	}
+}
+
+// pacedMem is a memStore that says it paces itself.
+type pacedMem struct {
+	*memStore
+	conc int
+	held time.Duration
+}
+
+func (p *pacedMem) Concurrency() int { return p.conc }
+
+func (p *pacedMem) PaceStats() pace.Stats {
+	st := pace.Stats{Held: map[string]time.Duration{}}
+	if n := p.calls.Load(); n > 0 {
+		// Pretend each call was held a second by one budget.
+		st.Held["*"] = time.Duration(n) * time.Second
+		st.Held["points PUT /x"] = time.Duration(n) * time.Second
+	}
+	return st
+}
+
+var _ Paced = (*pacedMem)(nil)
+
+// A Paced store gets its own concurrency (not Limit), and the fan-out
+// reports what pacing cost; a store that is not Paced keeps Limit.
+func TestFanoutPacedStoreConcurrencyAndReport(t *testing.T) {
+	t.Parallel()
+	pm := &pacedMem{memStore: newMem(), conc: 20}
+	pm.hold = 5 * time.Millisecond
+	plain := newMem()
+	plain.hold = 5 * time.Millisecond
+	var lines []string
+	f := &Fanout{Stores: map[Scheme]Store{GitHub: pm, File: plain}, Limit: 3,
+		Infof: func(format string, args ...any) { lines = append(lines, fmt.Sprintf(format, args...)) }}
+	ts := ghTargets(40)
+	for i := range 10 {
+		ft, err := Parse(fmt.Sprintf("file://%s/f%d", t.TempDir(), i), Defaults{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		ts = append(ts, ft)
+	}
+	if err := Err(f.Put(t.Context(), ts, secret.New("v"))); err != nil {
+		t.Fatal(err)
+	}
+	if m := pm.maxSeen.Load(); m <= 3 || m > 20 {
+		t.Errorf("paced store saw %d at once, want its own 20 (not Limit 3)", m)
+	}
+	if m := plain.maxSeen.Load(); m > 3 {
+		t.Errorf("plain store saw %d at once, want at most Limit 3", m)
+	}
+	if len(lines) != 1 || !strings.Contains(lines[0], "github: pacing to the forge's rate budgets held requests back for 40s of this") ||
+		!strings.Contains(lines[0], "write of 40 targets (longest: points PUT /x, 40s)") {
+		t.Errorf("report %q", lines)
 	}
 }
