@@ -224,6 +224,9 @@ const maxBody = 1 << 20
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	reqID := s.nextRequestID()
 	w.Header().Set("X-Request-Id", reqID)
+	// Date from the fake's own clock (net/http would send the machine's):
+	// clients read Astro's time from it, and tests move that clock.
+	w.Header().Set("Date", s.clock().Format(http.TimeFormat))
 	entry := Request{
 		Method:    r.Method,
 		Path:      r.URL.Path,
