@@ -193,4 +193,3 @@ func (e *Engine) sleep(ctx context.Context, d time.Duration) error {
 	}
 	return wait.Sleep(ctx, d)
 }
-
