@@ -56,6 +56,9 @@ type Server struct {
 	seedUser    wireSubject
 	seq         int64 // creation sequence, a tiebreak for equal timestamps
 
+	rotateVariant    RotateVariant
+	omitTokenIDClaim bool
+
 	logMu    sync.Mutex
 	requests []Request
 	faults   fakefault.Registry[Fault]

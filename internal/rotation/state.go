@@ -306,18 +306,19 @@ func (r *run) createReconciled(req astro.CreateTokenRequest, like *astro.Token, 
 		return nil, fmt.Errorf("creating the new token: %w", err)
 	}
 	r.e.Log.Warnf("%v; checking Astro before trying again", err)
+	if r.ctx.Err() != nil {
+		// Stopped (a signal or the deadline) while the create was in flight:
+		// remove what it may have made, and go no further.
+		r.cleanupByRun(like, nonce)
+		return nil, fmt.Errorf("creating the new token: %w", err)
+	}
 	if err := r.deleteByRun(like, nonce); err != nil {
 		return nil, err
 	}
 	nt, err = r.astro.CreateToken(r.ctx, req)
 	if err != nil {
 		if astro.IsUncertain(err) {
-			ctx, cancel := r.cleanupCtx()
-			defer cancel()
-			old := r.ctx
-			r.ctx = ctx
-			_ = r.deleteByRun(like, nonce)
-			r.ctx = old
+			r.cleanupByRun(like, nonce)
 		}
 		return nil, fmt.Errorf("creating the new token (second attempt): %w", err)
 	}
@@ -325,14 +326,27 @@ func (r *run) createReconciled(req astro.CreateTokenRequest, like *astro.Token, 
 	return nt, nil
 }
 
+// cleanupByRun is deleteByRun on the cleanup context.
+func (r *run) cleanupByRun(like *astro.Token, nonce string) {
+	ctx, cancel := r.cleanupCtx()
+	defer cancel()
+	if err := r.deleteByRunCtx(ctx, like, nonce); err != nil {
+		r.e.Log.Warnf("%v", err)
+	}
+}
+
 func (r *run) deleteByRun(like *astro.Token, nonce string) error {
-	all, err := r.astro.ListTokens(r.ctx, scopeFilter(like))
+	return r.deleteByRunCtx(r.ctx, like, nonce)
+}
+
+func (r *run) deleteByRunCtx(ctx context.Context, like *astro.Token, nonce string) error {
+	all, err := r.astro.ListTokens(ctx, scopeFilter(like))
 	if err != nil {
 		return fmt.Errorf("cannot tell whether the create took effect: %w", err)
 	}
 	for _, t := range all {
 		if m, ok := ParseMarker(t.Description); ok && m.Run == nonce {
-			if err := r.astro.DeleteToken(r.ctx, t.ID); err != nil && !astro.IsNotFound(err) {
+			if err := r.astro.DeleteToken(ctx, t.ID); err != nil && !astro.IsNotFound(err) {
 				return fmt.Errorf("deleting token %s, created by a request whose answer was lost: %w", t.ID, err)
 			}
 			r.e.Log.Infof("deleted token %s: it was created by the request whose answer was lost", t.ID)
