@@ -71,6 +71,37 @@ type Client struct {
 	cfg    Config
 	base   *url.URL
 	claims Claims
+	server *serverClock // shared by every client WithToken derives
+}
+
+// serverClock is the newest Date header Astro sent. Rotation compares the
+// server's own timestamps (createdAt, and deadlines derived from them) with
+// the server's time, so runners whose clocks disagree still agree on order.
+type serverClock struct{ unix atomic.Int64 }
+
+func (s *serverClock) observe(h http.Header) {
+	t, err := http.ParseTime(h.Get("Date"))
+	if err != nil {
+		return
+	}
+	for {
+		old := s.unix.Load()
+		if t.Unix() <= old || s.unix.CompareAndSwap(old, t.Unix()) {
+			return
+		}
+	}
+}
+
+// ServerTime is the newest time Astro reported in a Date header, and false
+// when no answer carried one yet. It is a lower bound of Astro's clock now
+// (the header has whole seconds and time has passed since): what a caller
+// that must not act too early needs.
+func (c *Client) ServerTime() (time.Time, bool) {
+	u := c.server.unix.Load()
+	if u == 0 {
+		return time.Time{}, false
+	}
+	return time.Unix(u, 0).UTC(), true
 }
 
 // New checks the configuration and the token's claims; it makes no request.
@@ -108,7 +139,7 @@ func New(cfg Config) (*Client, error) {
 	if cfg.Jitter == nil {
 		cfg.Jitter = rand.Float64
 	}
-	return &Client{cfg: cfg, base: base, claims: claims}, nil
+	return &Client{cfg: cfg, base: base, claims: claims, server: &serverClock{}}, nil
 }
 
 // WithToken returns a client for the same organization that authenticates
@@ -121,7 +152,7 @@ func (c *Client) WithToken(v secret.Value) (*Client, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Client{cfg: cfg, base: c.base, claims: claims}, nil
+	return &Client{cfg: cfg, base: c.base, claims: claims, server: c.server}, nil
 }
 
 // OrganizationID is the organization every call addresses.
@@ -172,10 +203,14 @@ func (c *Client) do(ctx context.Context, method, path string, query url.Values, 
 			return nil
 		}
 		sent := !errors.Is(err, errNotSent)
+		// An answer that cannot be read (a garbage or cut-off body) says
+		// nothing about whether Astro applied the request: like a lost answer.
+		unreadable := errors.Is(err, errUnreadable)
 		transient := status == http.StatusTooManyRequests || status == http.StatusBadGateway ||
-			status == http.StatusServiceUnavailable || status == http.StatusGatewayTimeout || (status == 0 && ctx.Err() == nil)
+			status == http.StatusServiceUnavailable || status == http.StatusGatewayTimeout ||
+			((status == 0 || unreadable) && ctx.Err() == nil)
 		if mode == once && sent && status != http.StatusTooManyRequests {
-			if status == 0 || status >= 500 {
+			if status == 0 || status >= 500 || unreadable {
 				return &UncertainError{Method: method, Path: path, Err: err}
 			}
 			return err
@@ -209,7 +244,10 @@ func backoff(p RetryPolicy, attempt int, jitter float64) time.Duration {
 	return d/2 + time.Duration(jitter*float64(d/2))
 }
 
-var errNotSent = errors.New("request not sent")
+var (
+	errNotSent    = errors.New("request not sent")
+	errUnreadable = errors.New("answer not readable")
+)
 
 // once performs a single HTTP exchange. status is 0 when no response arrived.
 func (c *Client) once(ctx context.Context, method, path string, query url.Values, payload []byte, out any) (status int, retryAfter time.Duration, err error) {
@@ -259,6 +297,7 @@ func (c *Client) once(ctx context.Context, method, path string, query url.Values
 		return 0, 0, err
 	}
 	defer resp.Body.Close()
+	c.server.observe(resp.Header)
 	body, err := io.ReadAll(io.LimitReader(resp.Body, 32<<20))
 	if err != nil {
 		return 0, 0, fmt.Errorf("%s %s: reading the response: %w", method, path, err)
@@ -268,7 +307,7 @@ func (c *Client) once(ctx context.Context, method, path string, query url.Values
 			return resp.StatusCode, 0, nil
 		}
 		if err := json.Unmarshal(body, out); err != nil {
-			return resp.StatusCode, 0, fmt.Errorf("%s %s: Astro answered %d with a body astro-ci cannot read: %w", method, path, resp.StatusCode, err)
+			return resp.StatusCode, 0, fmt.Errorf("%s %s: Astro answered %d with a body astro-ci cannot read (%w): %w", method, path, resp.StatusCode, errUnreadable, err)
 		}
 		return resp.StatusCode, 0, nil
 	}

@@ -551,3 +551,39 @@ func TestFakeSetTokenRoles(t *testing.T) {
 		}
 	})
 }
+
+// TestServerTimeIsAstrosClock: the client reads Astro's time from the Date
+// header (the fake sends its own clock), never goes back, and shares it with
+// the clients WithToken derives. Rotation judges whether another run's
+// deadline has passed with it, so runners with skewed clocks agree.
+func TestServerTimeIsAstrosClock(t *testing.T) {
+	t.Parallel()
+	e := newFxEnv(t)
+	c := e.client(e.owner)
+	if _, ok := c.ServerTime(); ok {
+		t.Fatal("ServerTime known before any answer")
+	}
+	e.clock.Advance(90 * time.Minute)
+	if _, err := c.GetToken(context.Background(), e.ownerID); err != nil {
+		t.Fatal(err)
+	}
+	got, ok := c.ServerTime()
+	if !ok || !got.Equal(fxT0.Add(90*time.Minute)) {
+		t.Fatalf("ServerTime = %v %v, want %v", got, ok, fxT0.Add(90*time.Minute))
+	}
+	_, v := e.mint(astrofake.TokenSpec{Name: "other", Role: "ORGANIZATION_OWNER"})
+	d, err := c.WithToken(secret.New(v))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st, _ := d.ServerTime(); !st.Equal(got) {
+		t.Fatalf("derived client's ServerTime = %v, want %v", st, got)
+	}
+	e.clock.Advance(-time.Hour) // an older Date (another server behind a balancer) never moves it back
+	if _, err := d.GetToken(context.Background(), e.ownerID); err != nil {
+		t.Fatal(err)
+	}
+	if st, _ := c.ServerTime(); !st.Equal(got) {
+		t.Fatalf("ServerTime went back to %v", st)
+	}
+}

@@ -15,6 +15,9 @@ import (
 // it (astro-cli does the same: the server checks the signature, the client
 // only needs the ids and the expiry before its first call).
 type Claims struct {
+	// TokenID is "" when the value has no apiTokenId claim: astro-cli needs
+	// only the permissions claim, and so does astro-ci except where it must
+	// know which token it is itself (self-rotation without --token-id).
 	TokenID        string
 	OrganizationID string
 	WorkspaceID    string
@@ -79,9 +82,6 @@ func ParseClaims(v secret.Value) (Claims, error) {
 		case "deploymentId":
 			c.DeploymentID = val
 		}
-	}
-	if c.TokenID == "" {
-		return Claims{}, fmt.Errorf("%w: it has no apiTokenId claim", ErrNotAstroToken)
 	}
 	if c.ExpiresAt, err = unixClaim(raw.Exp); err != nil {
 		return Claims{}, fmt.Errorf("%w: exp claim: %v", ErrNotAstroToken, err)

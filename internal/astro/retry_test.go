@@ -65,6 +65,25 @@ func status(code int, hdr ...string) func(w http.ResponseWriter) {
 	}
 }
 
+// garbage answers 200 with a body that is not the JSON the client expects.
+func garbage(w http.ResponseWriter) {
+	w.Header().Set("Content-Type", "application/json")
+	_, _ = w.Write([]byte("<html>upstream said ok</html>"))
+}
+
+// truncated promises more body than it sends, then closes the connection.
+func truncated(w http.ResponseWriter) {
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Content-Length", "4096")
+	_, _ = w.Write([]byte(`{"id":"cltok","na`))
+	if f, ok := w.(http.Flusher); ok {
+		f.Flush()
+	}
+	if conn, _, err := http.NewResponseController(w).Hijack(); err == nil {
+		_ = conn.Close()
+	}
+}
+
 func drop(w http.ResponseWriter) {
 	conn, _, err := w.(http.Hijacker).Hijack()
 	if err == nil {
@@ -142,6 +161,39 @@ func TestRetries(t *testing.T) {
 				return err
 			},
 			wantCalls: 1, uncertain: true,
+		},
+		{
+			name: "create: a garbage 200 is uncertain (Astro may have created the token)",
+			seq:  []func(http.ResponseWriter){garbage},
+			call: func(c *Client) error {
+				_, err := c.CreateToken(context.Background(), CreateTokenRequest{Name: "n", Role: "r", Scope: ScopeOrganization})
+				return err
+			},
+			wantCalls: 1, uncertain: true, wantErr: "may or may not have been applied",
+		},
+		{
+			name:      "rotate: a truncated 200 is uncertain",
+			seq:       []func(http.ResponseWriter){truncated},
+			call:      func(c *Client) error { _, err := c.RotateToken(context.Background(), "cltok"); return err },
+			wantCalls: 1, uncertain: true,
+		},
+		{
+			name:      "GET: a garbage 200 is retried (idempotent)",
+			seq:       []func(http.ResponseWriter){garbage},
+			call:      func(c *Client) error { _, err := c.GetToken(context.Background(), "cltok"); return err },
+			wantCalls: 2, wantWaits: []time.Duration{250 * time.Millisecond},
+		},
+		{
+			name:      "GET: a truncated 200 is retried (idempotent)",
+			seq:       []func(http.ResponseWriter){truncated},
+			call:      func(c *Client) error { _, err := c.GetToken(context.Background(), "cltok"); return err },
+			wantCalls: 2, wantWaits: []time.Duration{250 * time.Millisecond},
+		},
+		{
+			name:      "DELETE: a garbage 204-or-200 answer is retried",
+			seq:       []func(http.ResponseWriter){truncated},
+			call:      func(c *Client) error { return c.DeleteToken(context.Background(), "cltok") },
+			wantCalls: 2, wantWaits: []time.Duration{250 * time.Millisecond},
 		},
 		{
 			name: "create: 403 is a plain error",

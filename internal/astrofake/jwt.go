@@ -26,7 +26,7 @@ type jwtHeader struct {
 }
 
 type jwtClaims struct {
-	APITokenID            string   `json:"apiTokenId"`
+	APITokenID            string   `json:"apiTokenId,omitempty"`
 	Aud                   []string `json:"aud"`
 	Exp                   int64    `json:"exp,omitempty"`
 	Iat                   int64    `json:"iat"`
@@ -61,6 +61,9 @@ func (s *Server) mintValueLocked(t *token, at time.Time, jti string) {
 	}
 	if !t.endAt.IsZero() {
 		c.Exp = t.endAt.Unix()
+	}
+	if s.omitTokenIDClaim {
+		c.APITokenID = ""
 	}
 	hb, _ := json.Marshal(jwtHeader{Alg: "HS256", Kid: s.kid, Typ: "JWT"})
 	cb, _ := json.Marshal(c)
@@ -115,10 +118,13 @@ func (s *Server) parseValue(value string) (string, bool) {
 		return "", false
 	}
 	var c jwtClaims
-	if json.Unmarshal(cb, &c) != nil || c.APITokenID == "" {
+	if json.Unmarshal(cb, &c) != nil {
 		return "", false
 	}
-	return c.APITokenID, true
+	if c.APITokenID == "" {
+		c.APITokenID = c.Sub // a value minted without apiTokenId (SetOmitTokenIDClaim)
+	}
+	return c.APITokenID, c.APITokenID != ""
 }
 
 // tokenForValueLocked returns the live token whose current value is value.

@@ -56,6 +56,9 @@ type Server struct {
 	seedUser    wireSubject
 	seq         int64 // creation sequence, a tiebreak for equal timestamps
 
+	rotateVariant    RotateVariant
+	omitTokenIDClaim bool
+
 	logMu    sync.Mutex
 	requests []Request
 	faults   fakefault.Registry[Fault]
@@ -224,6 +227,9 @@ const maxBody = 1 << 20
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	reqID := s.nextRequestID()
 	w.Header().Set("X-Request-Id", reqID)
+	// Date from the fake's own clock (net/http would send the machine's):
+	// clients read Astro's time from it, and tests move that clock.
+	w.Header().Set("Date", s.clock().Format(http.TimeFormat))
 	entry := Request{
 		Method:    r.Method,
 		Path:      r.URL.Path,
@@ -276,6 +282,16 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return rt.h(s, c)
 	}
 
+	if f != nil && f.Hold != nil && !f.HoldAfterApply {
+		f.Hold(entry)
+	}
+	if f != nil && (f.Body != "" || f.Truncate) {
+		// The operation is applied; its answer arrives unreadable.
+		code, _ := run()
+		entry.Status = code
+		s.writeBroken(w, code, f)
+		return
+	}
 	if f != nil && (f.Status != 0 || f.Drop) {
 		if f.AfterApply {
 			run() // apply, then lose the response
@@ -296,7 +312,28 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 
 	code, body := run()
 	entry.Status = code
+	if f != nil && f.Hold != nil && f.HoldAfterApply {
+		f.Hold(entry)
+	}
 	s.write(w, code, body, reqID)
+}
+
+// writeBroken answers with f's garbage body, or with a body cut off after a
+// few bytes (a promised Content-Length, then the connection closes).
+func (s *Server) writeBroken(w http.ResponseWriter, code int, f *Fault) {
+	w.Header().Set("Content-Type", "application/json")
+	if f.Truncate {
+		w.Header().Set("Content-Length", "4096")
+		w.WriteHeader(code)
+		_, _ = w.Write([]byte(`{"id":"`))
+		if fl, ok := w.(http.Flusher); ok {
+			fl.Flush()
+		}
+		drop(w)
+		return
+	}
+	w.WriteHeader(code)
+	_, _ = w.Write([]byte(f.Body))
 }
 
 func faultMessage(status int) string {
@@ -395,7 +432,20 @@ type Fault struct {
 	Latency    time.Duration // sleep before handling (returns early when the request context ends)
 	Drop       bool          // close the connection without a response
 	AfterApply bool          // apply the operation first, then respond with Status / Drop (a lost response)
-	Times      int           // number of requests affected; 0 = unlimited
+	// Body: apply the operation, then answer its status with this body
+	// instead of the JSON (a garbage answer from a proxy or a bug).
+	Body string
+	// Truncate: apply the operation, then send a few bytes of a longer body
+	// and close the connection (an answer cut off).
+	Truncate bool
+	// Hold is called with the request (before the operation runs, or after
+	// it ran and before the answer is sent when HoldAfterApply) and the
+	// request waits until it returns: tests park a request there to force an
+	// interleaving, or kill the client while it waits. It runs outside the
+	// fake's lock, so other requests go on meanwhile.
+	Hold           func(Request)
+	HoldAfterApply bool
+	Times          int // number of requests affected; 0 = unlimited
 }
 
 // InjectFault adds a fault. Every response shaped by a fault carries the

@@ -257,7 +257,18 @@ func TestFaults(t *testing.T) {
 		if err == nil || !(errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) || err != nil) {
 			t.Fatalf("dropped request: %v", err)
 		}
-		reqs := e.s.Requests()
+		// The fake logs a dropped request after closing the connection, so
+		// the client may see the drop first.
+		var reqs []Request
+		for range 100 {
+			if reqs = e.s.Requests(); len(reqs) > 0 {
+				break
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
+		if len(reqs) == 0 {
+			t.Fatal("the dropped request was not logged")
+		}
 		if last := reqs[len(reqs)-1]; !last.Fault || last.Status != 0 || last.Route != "ListApiTokens" {
 			t.Errorf("log entry %+v", last)
 		}

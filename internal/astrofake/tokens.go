@@ -466,7 +466,10 @@ func (s *Server) rotateToken(c *call) (int, any) {
 		return forbidden()
 	}
 	now := s.clock()
-	if t.expiryDays > 0 {
+	if s.rotateVariant.NewID {
+		t = s.reissueLocked(t)
+	}
+	if t.expiryDays > 0 && !s.rotateVariant.KeepEndAt {
 		t.startAt = now
 		t.endAt = now.AddDate(0, 0, t.expiryDays)
 	}

@@ -386,12 +386,12 @@ func TestRotateFollowsLineageByIDAndName(t *testing.T) {
 	h.admin()
 	origin, _ := h.mint(astrofake.TokenSpec{Name: "deploy-bot", Scope: "WORKSPACE", EntityID: wsID, Role: "WORKSPACE_OPERATOR", ExpiryDays: 30}, false)
 	first, r := h.rotateJSON("--token-id", origin, "--target", h.target("tok"))
-	if r.code != 0 {
+	if r.code != 0 || first.New == nil {
 		t.Fatal(r)
 	}
 	// The origin is gone; its id still names the credential.
 	second, r := h.rotateJSON("--token-id", origin, "--target", h.target("tok"))
-	if r.code != 0 || second.Token.ID != first.New.ID || !strings.Contains(r.stderr, "replaced by an earlier rotation") {
+	if r.code != 0 || second.New == nil || second.Token.ID != first.New.ID || !strings.Contains(r.stderr, "replaced by an earlier rotation") {
 		t.Fatal(r)
 	}
 	third, r := h.rotateJSON("--token-name", "deploy-bot", "--target", h.target("tok"))
@@ -553,7 +553,7 @@ func TestOverlapWriteFailureKeepsOldValueValid(t *testing.T) {
 		t.Fatal(r)
 	}
 	if a, b := h.file("a"), h.file("b"); a != b || !h.fake.Authenticates(a) || len(h.fake.Tokens()) != 1 {
-		t.Fatalf("not converged: %d tokens", len(h.fake.Tokens()))
+		t.Fatalf("not converged: %d tokens\n%v", len(h.fake.Tokens()), r)
 	}
 }
 
@@ -639,16 +639,42 @@ func TestCrashAtEveryStepLeavesWorkingValues(t *testing.T) {
 	}
 }
 
-func TestConcurrentRunRefused(t *testing.T) {
+// TestRunWaitsForARunInFlight: a pending generation created a minute ago
+// belongs to a run that may still write targets. This run waits for it (its
+// waits move the fakes' clock) until that run's bound has passed, then
+// rotates and removes it: no error, one token left.
+func TestRunWaitsForARunInFlight(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t)
+	h.advanceOnSleep = true
+	oldID, _ := h.admin()
+	h.mint(astrofake.TokenSpec{Name: "ci admin", Scope: "ORGANIZATION", Role: "ORGANIZATION_OWNER", ExpiryDays: 30, CreatedAt: h.clock.Now().Add(-time.Minute),
+		Description: rotation.WithMarker("", rotation.Marker{Lineage: oldID, Gen: 1, State: rotation.Pending, Run: "other", TTL: 5 * time.Minute})}, false)
+	r := h.run("", "token", "rotate", "--target", h.target("tok"))
+	if r.code != 0 || !strings.Contains(r.stderr, "waiting for it") {
+		t.Fatal(r)
+	}
+	if toks := h.fake.Tokens(); len(toks) != 1 || !h.fake.Authenticates(h.file("tok")) {
+		t.Fatalf("%d tokens left, target live %v", len(toks), h.fake.Authenticates(h.file("tok")))
+	}
+}
+
+// TestRunRefusedWhileADeadRunMayStillWrite: a pending generation created
+// long ago whose run may write until after this run's deadline is most
+// likely dead; this run says when to rerun and creates nothing.
+func TestRunRefusedWhileADeadRunMayStillWrite(t *testing.T) {
 	t.Parallel()
 	h := newHarness(t)
 	oldID, _ := h.admin()
-	// A pending generation created a minute ago: another run is mid-flight.
-	h.mint(astrofake.TokenSpec{Name: "ci admin", Scope: "ORGANIZATION", Role: "ORGANIZATION_OWNER", ExpiryDays: 30, CreatedAt: h.clock.Now().Add(-time.Minute),
-		Description: rotation.WithMarker("", rotation.Marker{Lineage: oldID, Gen: 1, State: rotation.Pending, Run: "other"})}, false)
+	h.mint(astrofake.TokenSpec{Name: "ci admin", Scope: "ORGANIZATION", Role: "ORGANIZATION_OWNER", ExpiryDays: 30, CreatedAt: h.clock.Now().Add(-10 * time.Minute),
+		Description: rotation.WithMarker("", rotation.Marker{Lineage: oldID, Gen: 1, State: rotation.Pending, Run: "other", TTL: 2 * time.Hour})}, false)
+	before := len(h.fake.Tokens())
 	r := h.run("", "token", "rotate", "--target", h.target("tok"))
-	if r.code != 1 || !strings.Contains(r.stderr, "may be in progress") {
+	if r.code != 1 || !strings.Contains(r.stderr, "another run is rotating this token") || !strings.Contains(r.stderr, "rerun after") {
 		t.Fatal(r)
+	}
+	if len(h.fake.Tokens()) != before {
+		t.Fatal("a token was created")
 	}
 }
 

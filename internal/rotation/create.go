@@ -4,9 +4,22 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 
 	"github.com/astro-ci/astro-ci/internal/astro"
 	"github.com/astro-ci/astro-ci/internal/target"
+)
+
+// Existing says what Create does when its scope already has a token of the
+// requested name.
+type Existing int
+
+const (
+	// RefuseExisting: an *ExistsError naming the command that rotates it.
+	RefuseExisting Existing = iota
+	// KeepExisting: do nothing and report the existing token (previews,
+	// token create --skip-existing).
+	KeepExisting
 )
 
 // CreateRequest is a new token and where its value goes.
@@ -16,87 +29,199 @@ type CreateRequest struct {
 	DryRun  bool
 	// Preflighted: the caller already proved the targets writable.
 	Preflighted bool
+	Existing    Existing
+	// Fresh: the token's Deployment or Workspace was created by this run a
+	// moment ago, so no token of it can exist yet and the first look-up is
+	// skipped. (The look after the create still happens: it is what makes
+	// concurrent creates converge.)
+	Fresh bool
 }
 
 // CreateOutcome of Create.
 type CreateOutcome struct {
 	Token   *TokenInfo     `json:"token,omitempty"`
+	Existed bool           `json:"existed,omitempty"` // the token was there already (KeepExisting)
+	Yielded *Yield         `json:"yielded,omitempty"` // a concurrent run creates it
 	DryRun  bool           `json:"dryRun,omitempty"`
 	Plan    []string       `json:"plan,omitempty"`
 	Targets []TargetResult `json:"targets,omitempty"`
 }
 
-// Create makes a token and writes its value to every target: preflight,
-// create (reconciled if the answer is lost), test, write, commit. The token
-// carries a marker so later rotations and listings know astro-ci manages
-// it, and whether its value reached every target (current) or not (pending).
+// ExistsError: a token of that name exists in that scope already.
+type ExistsError struct {
+	ID, Name string
+	Scope    astro.Scope
+	// Concurrent: a run creating it at the same time is writing it now.
+	Concurrent bool
+}
+
+func (e *ExistsError) Error() string {
+	how := fmt.Sprintf("to give its targets a new value, rotate it: astro-ci token rotate --token-id %s --target …; to leave it as it is, pass --skip-existing", e.ID)
+	if e.Concurrent {
+		return fmt.Sprintf("another run is creating a %s token named %q right now (%s); this run created nothing that remains. %s", strings.ToLower(string(e.Scope)), e.Name, e.ID, how)
+	}
+	return fmt.Sprintf("a %s token named %q already exists (%s): astro-ci does not create a second one. %s", strings.ToLower(string(e.Scope)), e.Name, e.ID, how)
+}
+
+// Create makes a token and writes its value to every target: plan,
+// preflight, create (reconciled if the answer is lost), prove and look
+// again, decide, write, commit, finish. Its tokens of one name in one scope
+// form a group that follows the lineage rules (lineage.go), so a rerun after
+// a kill, or two creates at once, converge to one current token, and
+// earlier pending ones are deleted once it is current.
 func (e *Engine) Create(ctx context.Context, req CreateRequest) (*CreateOutcome, error) {
+	r := e.begin(ctx)
+	defer r.end()
 	out := &CreateOutcome{DryRun: req.DryRun}
+	err := r.create(req, out)
+	return out, r.explain(err)
+}
+
+func (r *run) create(req CreateRequest, out *CreateOutcome) error {
+	e := r.e
+	r.out = &Outcome{}
+	body := req.Token
+	like := &astro.Token{Name: body.Name, Scope: body.Scope, Roles: []astro.Role{{EntityType: string(body.Scope), EntityID: body.EntityID}}}
+	group := func(all []astro.Token) lineage {
+		l := lineage{id: body.Name, at: r.serverNow()}
+		for _, t := range all {
+			if t.Name == body.Name && t.Scope == body.Scope && (body.Scope == astro.ScopeOrganization || t.EntityID() == body.EntityID) {
+				m, marked := ParseMarker(t.Description)
+				l.members = append(l.members, member{tok: t, marker: m, marked: marked})
+			}
+		}
+		l.sort()
+		return l
+	}
+	list := func(c Astro) (lineage, error) {
+		all, err := c.ListTokens(r.ctx, scopeFilter(like))
+		if err != nil {
+			return lineage{}, fmt.Errorf("listing the tokens of the scope to see whether %q exists: %w", body.Name, err)
+		}
+		return group(all), nil
+	}
+	exists := func(m *member, concurrent bool) error {
+		info := infoOf(&m.tok)
+		out.Token = &info
+		if req.Existing == KeepExisting {
+			out.Existed = true
+			if concurrent {
+				out.Yielded = &Yield{To: m.tok.ID, Reason: "another run is creating this token at the same time"}
+			}
+			e.Log.Infof("token %s (%s) exists; kept as it is", m.tok.ID, m.tok.Name)
+			return nil
+		}
+		return &ExistsError{ID: m.tok.ID, Name: m.tok.Name, Scope: m.tok.Scope, Concurrent: concurrent}
+	}
+
+	// 1. Plan: is there one already, or a run creating it?
+	var (
+		l   lineage
+		err error
+	)
+	if !req.Fresh {
+		r.stage = "looking for a token of that name"
+		if l, err = list(r.astro); err != nil {
+			return err
+		}
+		if l, _, err = r.settle(l, nil); err != nil {
+			return err
+		}
+		if live := l.live(); live != nil {
+			return exists(live, false)
+		}
+	}
 	if req.DryRun {
 		exp := "never expires"
-		if req.Token.ExpiryDays > 0 {
-			exp = fmt.Sprintf("expires in %d days", req.Token.ExpiryDays)
+		if body.ExpiryDays > 0 {
+			exp = fmt.Sprintf("expires in %d days", body.ExpiryDays)
 		}
 		out.Plan = []string{
-			fmt.Sprintf("create %s token %q with role %s (%s)", req.Token.Scope, req.Token.Name, req.Token.Role, exp),
+			fmt.Sprintf("create %s token %q with role %s (%s)", body.Scope, body.Name, body.Role, exp),
 			fmt.Sprintf("write its value to %d target(s)", len(req.Targets)),
 		}
 		for _, t := range req.Targets {
 			out.Targets = append(out.Targets, TargetResult{Target: t.String(), Status: "would-write"})
 		}
-		return out, nil
+		return nil
 	}
+
+	// 2. Preflight, by write where a store can: nothing else holds the value.
 	if !req.Preflighted {
-		if err := e.preflight(ctx, req.Targets, nil); err != nil {
-			return out, err
+		r.stage = "proving the targets writable"
+		if err := <-r.preflight(req.Targets, false); err != nil {
+			return err
 		}
 	}
-	// Pending until every target holds the value, like a rotation's token:
-	// a later run knows a pending token's value may be nowhere.
-	mk := Marker{Gen: 0, State: Pending, Run: e.nonce()}
-	body := req.Token
+
+	// 3. Create, pending.
+	r.stage = "creating the token"
+	mk := Marker{State: Pending, Run: e.nonce(), TTL: r.ttl()}
+	r.userDesc = body.Description
 	body.Description = WithMarker(body.Description, mk)
-	like := &astro.Token{Scope: body.Scope, Roles: []astro.Role{{EntityType: string(body.Scope), EntityID: body.EntityID}}}
-	nt, err := e.createReconciled(ctx, body, like, mk.Run)
+	nt, err := r.createReconciled(body, like, mk.Run)
 	if err != nil {
-		return out, err
+		return err
 	}
-	e.Log.Secret(nt.Value)
-	out.Token = &TokenInfo{ID: nt.ID, Name: nt.Name, Scope: string(nt.Scope), EntityID: body.EntityID, ExpiresAt: nt.EndAt}
+	r.own, r.ownMarker = nt, mk
+	out.Token = &TokenInfo{ID: nt.ID, Name: nt.Name, Scope: string(nt.Scope), EntityID: req.Token.EntityID, ExpiresAt: nt.EndAt}
 	e.Log.Infof("created token %s (%s)", nt.ID, nt.Name)
 
-	drop := func(cause error) error {
-		if derr := e.Astro.DeleteToken(ctx, nt.ID); derr != nil && !astro.IsNotFound(derr) {
-			return errors.Join(cause, fmt.Errorf("also failed to delete the new token %s, whose value no target holds: %w", nt.ID, derr))
-		}
-		e.Log.Infof("deleted the new token %s: no target holds its value", nt.ID)
-		return cause
+	// 4. Prove the value and look again.
+	r.stage = "proving the new value"
+	if _, l, err = r.prove(nt, nil, list); err != nil {
+		return r.discard(err)
 	}
-	c, err := e.Reauth(nt.Value)
+
+	// 5. Decide.
+	r.stage = "waiting for another run creating the same token"
+	l, newer, err := r.settle(l, nt)
 	if err != nil {
-		return out, drop(err)
+		return r.discard(err)
 	}
-	if err := e.test(ctx, c, nt.ID); err != nil {
-		return out, drop(err)
+	if newer != nil {
+		if derr := r.dropOwn(); derr != nil {
+			e.Log.Warnf("%v", derr)
+		}
+		return exists(newer, true)
 	}
-	var o Outcome
-	werr := e.write(ctx, &o, Request{Targets: req.Targets}, nt.Value)
-	out.Targets = o.Targets
+	if live := l.live(); live != nil && live.tok.ID != nt.ID && before(&live.tok, nt) {
+		// A token of that name appeared while this run waited.
+		if derr := r.dropOwn(); derr != nil {
+			e.Log.Warnf("%v", derr)
+		}
+		return exists(live, true)
+	}
+
+	// 6. Write.
+	r.stage = "writing the token's value to the targets"
+	r.writing = true
+	werr := r.write(req.Targets, nt.Value)
+	out.Targets = r.out.Targets
 	if werr != nil {
-		written := 0
-		for _, t := range o.Targets {
-			if t.Status == "written" {
-				written++
-			}
-		}
-		if written == 0 {
-			return out, drop(werr)
-		}
-		return out, fmt.Errorf("%w; the token is in the targets marked written. To put a value in every target, rotate it: astro-ci token rotate --token-id %s plus every --target", werr, nt.ID)
+		return r.abandon(fmt.Errorf("%w; the token is in the targets marked written. Rerun the same command to write every target (it replaces this token)", werr))
 	}
-	mk.State = Current
-	if _, err := e.Astro.UpdateToken(ctx, nt.ID, astro.UpdateTokenRequest{Name: nt.Name, Description: WithMarker(req.Token.Description, mk)}); err != nil {
-		return out, fmt.Errorf("every target holds token %s, but marking it current failed: %w", nt.ID, err)
+
+	// 7. Commit.
+	r.stage = "marking the token current"
+	commit := mk
+	commit.State = Current
+	if err := r.mark(commit); err != nil {
+		return fmt.Errorf("every target holds token %s, but marking it current failed: %w", nt.ID, err)
 	}
-	return out, nil
+	r.committed = true
+
+	// 8. Finish: earlier, unfinished creates of this token.
+	var errs []error
+	for _, m := range l.members {
+		if m.tok.ID == nt.ID || !m.marked || !before(&m.tok, nt) {
+			continue
+		}
+		if err := r.astro.DeleteToken(r.ctx, m.tok.ID); err != nil && !astro.IsNotFound(err) {
+			errs = append(errs, fmt.Errorf("deleting token %s, left %s by an earlier run: %w", m.tok.ID, m.marker.State, err))
+			continue
+		}
+		e.Log.Infof("deleted token %s, left %s by an earlier run", m.tok.ID, m.marker.State)
+	}
+	return errors.Join(errs...)
 }

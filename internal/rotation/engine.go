@@ -8,12 +8,8 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
-	"errors"
 	"fmt"
 	"io"
-	"slices"
-	"sort"
-	"strings"
 	"time"
 
 	"github.com/astro-ci/astro-ci/internal/astro"
@@ -54,6 +50,9 @@ type Astro interface {
 	RotateToken(ctx context.Context, id string) (*astro.Token, error)
 	DeleteToken(ctx context.Context, id string) error
 	SetTokenRoles(ctx context.Context, id string, roles []astro.Role) (*astro.SubjectRoles, error)
+	// ServerTime is the newest time Astro reported (a lower bound of its
+	// clock), false before any answer.
+	ServerTime() (time.Time, bool)
 }
 
 var _ Astro = (*astro.Client)(nil)
@@ -86,15 +85,20 @@ type Engine struct {
 	Now     func() time.Time
 	Rand    io.Reader
 	Sleep   func(ctx context.Context, d time.Duration) error
-	// Self is the token the engine authenticates with (ASTRO_API_TOKEN).
+	// Self is the token the engine authenticates with; SelfID is "" when its
+	// claims do not name it.
 	SelfID    string
 	SelfValue secret.Value
+	// SelfExpiresAt is the credential's expiry from its claims: a
+	// self-rotation that is due by it proves its targets while it plans.
+	SelfExpiresAt *time.Time
+	// DefaultTokenID is the token rotated when a request names none; "" means
+	// SelfID. It differs when the credential (ASTRO_CI_API_TOKEN) is a second
+	// token and ASTRO_API_TOKEN the one to rotate.
+	DefaultTokenID string
 	// SelfList, when set, is the list filter of the engine's own token's
 	// scope as its claims tell it, so self-rotation can list while it reads.
 	SelfList *astro.ListTokensOptions
-	// PendingWindow: a pending token younger than this may belong to a run
-	// still in progress, so a new rotation of the same lineage stops.
-	PendingWindow time.Duration
 }
 
 // Request is one rotation.
@@ -156,92 +160,21 @@ type Outcome struct {
 	Deleted  []string       `json:"deletedTokens,omitempty"`
 	Kept     []KeptToken    `json:"supersededTokens,omitempty"`
 	Recovery string         `json:"recovery,omitempty"`
+	// Yielded: another run was rotating the same token, and this one stepped
+	// aside before writing anything.
+	Yielded *Yield `json:"yielded,omitempty"`
+}
+
+// Yield says which run a rotation stepped aside for, and why.
+type Yield struct {
+	To     string `json:"to"` // that run's token
+	Reason string `json:"reason"`
 }
 
 // KeptToken is a superseded token left valid until its grace ends.
 type KeptToken struct {
 	ID    string     `json:"id"`
 	Until *time.Time `json:"until,omitempty"`
-}
-
-// member is one token of a lineage with its marker.
-type member struct {
-	tok    astro.Token
-	marker Marker
-	marked bool
-}
-
-func (m member) gen() int { return m.marker.Gen }
-
-func (m member) current() bool { return !m.marked || m.marker.State == Current }
-
-// lineage is every generation of one logical credential, oldest first.
-type lineage struct {
-	id      string
-	members []member
-}
-
-// live is the newest current member: the one whose value every target holds.
-func (l lineage) live() *member {
-	for i := len(l.members) - 1; i >= 0; i-- {
-		if l.members[i].current() {
-			return &l.members[i]
-		}
-	}
-	return nil
-}
-
-func (l lineage) has(id string) bool {
-	return slices.ContainsFunc(l.members, func(m member) bool { return m.tok.ID == id })
-}
-
-// deletable lists members superseded by a current member whose grace has
-// passed: every target held that member's value, so nothing reads theirs.
-func (l lineage) deletable(now time.Time) []member {
-	var out []member
-	for i, m := range l.members {
-		for _, c := range l.members[i+1:] {
-			if c.current() && c.marked && (c.marker.GraceUntil == nil || !now.Before(*c.marker.GraceUntil)) {
-				out = append(out, m)
-				break
-			}
-		}
-	}
-	return out
-}
-
-// kept lists superseded members still inside a grace period.
-func (l lineage) kept(now time.Time) []KeptToken {
-	del := map[string]bool{}
-	for _, m := range l.deletable(now) {
-		del[m.tok.ID] = true
-	}
-	live := l.live()
-	var out []KeptToken
-	for i, m := range l.members {
-		if live != nil && m.tok.ID == live.tok.ID {
-			break // newer pending tokens are not superseded yet
-		}
-		if del[m.tok.ID] {
-			continue
-		}
-		var until *time.Time
-		for _, c := range l.members[i+1:] {
-			if c.current() && c.marker.GraceUntil != nil {
-				until = c.marker.GraceUntil
-				break
-			}
-		}
-		out = append(out, KeptToken{ID: m.tok.ID, Until: until})
-	}
-	return out
-}
-
-func (e *Engine) now() time.Time {
-	if e.Now != nil {
-		return e.Now().UTC()
-	}
-	return time.Now().UTC()
 }
 
 func (e *Engine) nonce() string {
@@ -259,180 +192,4 @@ func (e *Engine) sleep(ctx context.Context, d time.Duration) error {
 		return e.Sleep(ctx, d)
 	}
 	return wait.Sleep(ctx, d)
-}
-
-// scopeFilter is the narrowest list that still returns every token of t's
-// scope and entity: Astro has no filter by scope or name.
-func scopeFilter(t *astro.Token) astro.ListTokensOptions {
-	switch t.Scope {
-	case astro.ScopeWorkspace:
-		return astro.ListTokensOptions{WorkspaceID: t.EntityID()}
-	case astro.ScopeDeployment:
-		return astro.ListTokensOptions{DeploymentID: t.EntityID()}
-	}
-	return astro.ListTokensOptions{IncludeOnlyOrganizationTokens: true}
-}
-
-func lineageID(t *astro.Token) string {
-	if m, ok := ParseMarker(t.Description); ok && m.Lineage != "" {
-		return m.Lineage
-	}
-	return t.ID
-}
-
-// loadLineage lists t's lineage: t's own id or lineage, and every token of
-// the same scope and entity whose marker names that lineage.
-func (e *Engine) loadLineage(ctx context.Context, t *astro.Token) (lineage, error) {
-	all, err := e.Astro.ListTokens(ctx, scopeFilter(t))
-	if err != nil {
-		return lineage{}, fmt.Errorf("listing the tokens of %s to find earlier rotations: %w", t.Name, err)
-	}
-	return buildLineage(lineageID(t), t, all), nil
-}
-
-func buildLineage(id string, t *astro.Token, all []astro.Token) lineage {
-	l := lineage{id: id}
-	seen := map[string]bool{}
-	add := func(tok astro.Token) {
-		if seen[tok.ID] {
-			return
-		}
-		m, marked := ParseMarker(tok.Description)
-		if tok.ID == id || (marked && m.Lineage == id) || (t != nil && tok.ID == t.ID) {
-			seen[tok.ID] = true
-			l.members = append(l.members, member{tok: tok, marker: m, marked: marked})
-		}
-	}
-	for _, tok := range all {
-		if t == nil || tok.Scope == t.Scope {
-			add(tok)
-		}
-	}
-	if t != nil {
-		add(*t)
-	}
-	sort.SliceStable(l.members, func(i, j int) bool {
-		a, b := l.members[i], l.members[j]
-		if a.gen() != b.gen() {
-			return a.gen() < b.gen()
-		}
-		if !a.tok.CreatedAt.Equal(b.tok.CreatedAt) {
-			return a.tok.CreatedAt.Before(b.tok.CreatedAt)
-		}
-		return a.tok.ID < b.tok.ID
-	})
-	return l
-}
-
-// resolve finds the token the request names and its lineage.
-func (e *Engine) resolve(ctx context.Context, req Request, needLineage bool) (*astro.Token, lineage, error) {
-	switch {
-	case req.TokenID != "":
-		t, err := e.Astro.GetToken(ctx, req.TokenID)
-		if astro.IsNotFound(err) {
-			// An overlap rotation replaced it: its successors name it as lineage.
-			all, lerr := e.Astro.ListTokens(ctx, astro.ListTokensOptions{})
-			if lerr != nil {
-				return nil, lineage{}, fmt.Errorf("token %s not found, and listing tokens to follow its rotations failed: %w", req.TokenID, lerr)
-			}
-			l := buildLineage(req.TokenID, nil, all)
-			if live := l.live(); live != nil {
-				e.Log.Infof("token %s was replaced by an earlier rotation; its current generation is %s", req.TokenID, live.tok.ID)
-				tok := live.tok
-				return &tok, l, nil
-			}
-			return nil, lineage{}, fmt.Errorf("token %s not found in organization (and no token astro-ci rotated from it): check --token-id: %w", req.TokenID, err)
-		}
-		if err != nil {
-			return nil, lineage{}, fmt.Errorf("reading token %s: %w", req.TokenID, err)
-		}
-		if !needLineage {
-			return t, lineage{id: lineageID(t), members: []member{{tok: *t}}}, nil
-		}
-		l, err := e.loadLineage(ctx, t)
-		return t, l, err
-	case req.TokenName != "":
-		all, err := e.Astro.ListTokens(ctx, astro.ListTokensOptions{})
-		if err != nil {
-			return nil, lineage{}, fmt.Errorf("listing tokens to find %q: %w", req.TokenName, err)
-		}
-		lineages := map[string]lineage{}
-		for i := range all {
-			if all[i].Name == req.TokenName {
-				id := lineageID(&all[i])
-				if _, ok := lineages[id]; !ok {
-					lineages[id] = buildLineage(id, nil, all)
-				}
-			}
-		}
-		if len(lineages) == 0 {
-			return nil, lineage{}, fmt.Errorf("no token named %q is visible to this API token: check --token-name, or use --token-id", req.TokenName)
-		}
-		if len(lineages) == 1 {
-			for _, l := range lineages {
-				live := l.live()
-				if live == nil {
-					live = &l.members[len(l.members)-1]
-				}
-				tok := live.tok
-				return &tok, l, nil
-			}
-		}
-		var ids []string
-		for _, l := range lineages {
-			ids = append(ids, l.members[len(l.members)-1].tok.ID)
-		}
-		sort.Strings(ids)
-		return nil, lineage{}, fmt.Errorf("%d unrelated tokens are named %q (%s): name one with --token-id", len(ids), req.TokenName, strings.Join(ids, ", "))
-	default:
-		if e.SelfID == "" {
-			return nil, lineage{}, errors.New("no token given and ASTRO_API_TOKEN names no token id: use --token-id or --token-name")
-		}
-		if !needLineage || e.SelfList == nil {
-			t, err := e.Astro.GetToken(ctx, e.SelfID)
-			if err != nil {
-				return nil, lineage{}, fmt.Errorf("reading the token in ASTRO_API_TOKEN (%s): %w", e.SelfID, err)
-			}
-			if !needLineage {
-				return t, lineage{id: lineageID(t), members: []member{{tok: *t}}}, nil
-			}
-			l, err := e.loadLineage(ctx, t)
-			return t, l, err
-		}
-		// The token's claims say its scope, so the list of its scope's tokens
-		// does not wait for the token itself: one round trip instead of two.
-		var (
-			all  []astro.Token
-			lerr error
-			done = make(chan struct{})
-		)
-		go func() {
-			defer close(done)
-			defer func() {
-				if p := recover(); p != nil {
-					lerr = fmt.Errorf("internal error listing tokens: %v", p)
-				}
-			}()
-			all, lerr = e.Astro.ListTokens(ctx, *e.SelfList)
-		}()
-		t, err := e.Astro.GetToken(ctx, e.SelfID)
-		<-done
-		if err != nil {
-			return nil, lineage{}, fmt.Errorf("reading the token in ASTRO_API_TOKEN (%s): %w", e.SelfID, err)
-		}
-		if lerr != nil || scopeFilter(t) != *e.SelfList {
-			// The claims guessed wrong (or the list failed): list again, properly.
-			l, err := e.loadLineage(ctx, t)
-			return t, l, err
-		}
-		return t, buildLineage(lineageID(t), t, all), nil
-	}
-}
-
-// Resolve finds the token an id or a name means (neither: the engine's own),
-// following rotations: an id an overlap rotation replaced, or a name several
-// generations share, resolve to the current generation.
-func (e *Engine) Resolve(ctx context.Context, id, name string) (*astro.Token, error) {
-	t, _, err := e.resolve(ctx, Request{TokenID: id, TokenName: name}, false)
-	return t, err
 }

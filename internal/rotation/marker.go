@@ -11,19 +11,25 @@ import (
 // only store every later run (on any runner) can read, so each token
 // astro-ci creates carries, at the end of its description,
 //
-//	[astro-ci lineage=<origin id> gen=<n> state=<pending|current> run=<nonce> grace-until=<RFC 3339>]
+//	[astro-ci lineage=<origin id> gen=<n> state=<pending|current|abandoned|yielded> run=<nonce> ttl=<seconds> grace-until=<RFC 3339>]
 //
 // lineage ties together every generation of one logical credential (the
-// first token's id); gen orders them; state says whether the token's value
-// reached every target (current) or its run may have died midway (pending);
-// run is a per-run nonce that identifies a create whose response was lost;
-// grace-until is when the tokens this one superseded may be deleted. A run
-// that fails after creating its token marks it abandoned.
+// first token's id); gen counts them (for people: runs order members by
+// createdAt and id, see lineage.go); state says whether the token's value
+// reached every target (current), whether its run may still be writing it
+// (pending), stopped midway (abandoned) or stepped aside before writing
+// anything (yielded); run is a per-run nonce that identifies a create whose
+// response was lost; ttl bounds the run of a pending token: no target write
+// of its run lands later than createdAt+ttl in Astro's clock; grace-until
+// is when the tokens this one superseded may be deleted.
 const (
 	markerOpen  = "[astro-ci "
 	markerClose = "]"
 	// maxDescription is Astro's limit on a token description.
 	maxDescription = 500
+	// maxTTLSeconds bounds a run: the engine never works longer than a day,
+	// so a larger ttl is read as a day.
+	maxTTLSeconds = 24 * 3600
 )
 
 // State of a managed token.
@@ -38,6 +44,9 @@ const (
 	// once a later run has written every target; unlike pending, it does not
 	// suggest a run still in progress.
 	Abandoned State = "abandoned"
+	// Yielded: its run saw a newer run of the same lineage and stopped
+	// before writing the value anywhere, so any run may delete it.
+	Yielded State = "yielded"
 )
 
 // Marker is the parsed marker of a token description.
@@ -46,6 +55,7 @@ type Marker struct {
 	Gen        int
 	State      State
 	Run        string
+	TTL        time.Duration // whole seconds; 0 when absent
 	GraceUntil *time.Time
 }
 
@@ -72,13 +82,17 @@ func ParseMarker(desc string) (Marker, bool) {
 			m.State = State(v)
 		case "run":
 			m.Run = v
+		case "ttl":
+			if n, err := strconv.Atoi(v); err == nil && n > 0 {
+				m.TTL = time.Duration(min(n, maxTTLSeconds)) * time.Second
+			}
 		case "grace-until":
 			if t, err := time.Parse(time.RFC3339, v); err == nil {
 				m.GraceUntil = &t
 			}
 		}
 	}
-	if m.State != Pending && m.State != Current && m.State != Abandoned {
+	if m.State != Pending && m.State != Current && m.State != Abandoned && m.State != Yielded {
 		return Marker{}, false
 	}
 	return m, true
@@ -94,6 +108,9 @@ func (m Marker) String() string {
 	fmt.Fprintf(&b, "gen=%d state=%s", m.Gen, m.State)
 	if m.Run != "" {
 		fmt.Fprintf(&b, " run=%s", m.Run)
+	}
+	if m.TTL > 0 {
+		fmt.Fprintf(&b, " ttl=%d", int64((m.TTL+time.Second-1)/time.Second))
 	}
 	if m.GraceUntil != nil {
 		fmt.Fprintf(&b, " grace-until=%s", m.GraceUntil.UTC().Format(time.RFC3339))

@@ -70,7 +70,7 @@ func TestLineageDeletable(t *testing.T) {
 		tok("later-pending", t0.Add(4*time.Hour), WithMarker("", Marker{Lineage: "origin", Gen: 3, State: Pending})),
 		tok("stranger", t0, WithMarker("", Marker{Lineage: "other", Gen: 1, State: Current})),
 	}
-	l := buildLineage("origin", nil, all)
+	l := buildLineage("origin", nil, all, t0.Add(10*time.Hour))
 	if len(l.members) != 5 || l.live().tok.ID != "g2" {
 		t.Fatalf("members %d live %v", len(l.members), l.live())
 	}
