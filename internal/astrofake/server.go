@@ -236,7 +236,12 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		Query:     cloneValues(r.URL.Query()),
 		RequestID: reqID,
 	}
-	defer func() { s.logRequest(entry) }()
+	logged := false
+	defer func() {
+		if !logged {
+			s.logRequest(entry)
+		}
+	}()
 
 	rt, params, status, allowed := match(r.Method, r.URL.EscapedPath())
 	if rt != nil {
@@ -289,6 +294,8 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		// The operation is applied; its answer arrives unreadable.
 		code, _ := run()
 		entry.Status = code
+		s.logRequest(entry)
+		logged = true
 		s.writeBroken(w, code, f)
 		return
 	}
@@ -297,7 +304,11 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			run() // apply, then lose the response
 		}
 		if f.Drop {
+			// Logged before the connection closes: a client that retries at
+			// once must find the first attempt in the log already.
 			entry.Status = 0
+			s.logRequest(entry)
+			logged = true
 			drop(w)
 			return
 		}

@@ -99,15 +99,28 @@ func TestPreflightPermissionFailureTouchesNothing(t *testing.T) {
 	if r := h.run("", "token", "check"); r.code != 0 { // settle lastUsedAt
 		t.Fatal(r)
 	}
+	// In place, a target that refuses the write would hold a dead value, so
+	// the preflight proves the write itself: refused before anything changes.
 	before := h.fake.Snapshot()
-	for _, strategy := range []string{"overlap", "rotate"} {
-		r := h.run("", "token", "rotate", "--strategy", strategy, "--target", "github://acme/app/secrets/ASTRO_API_TOKEN", "--target", h.target("tok"))
-		if r.code != 1 || !strings.Contains(r.stderr, "preflight failed, nothing was changed") || !strings.Contains(r.stderr, "Secrets: write") {
-			t.Fatal(r)
-		}
+	r := h.run("", "token", "rotate", "--strategy", "rotate", "--target", "github://acme/app/secrets/ASTRO_API_TOKEN", "--target", h.target("tok"))
+	if r.code != 1 || !strings.Contains(r.stderr, "preflight failed, nothing was changed") || !strings.Contains(r.stderr, "Secrets: write") {
+		t.Fatal(r)
 	}
 	if after := h.fake.Snapshot(); !bytes.Equal(before, after) || !h.fake.Authenticates(v0) {
 		t.Fatal("Astro changed although preflight failed")
+	}
+	if names := gh.SecretNames("repo:acme/app"); len(names) != 0 {
+		t.Fatalf("secrets left behind: %v", names)
+	}
+	// Overlap proves by reading (one write per target, issue 13): a read
+	// cannot show a personal token's own Secrets permission, so the write is
+	// what is refused, and the old value stays valid everywhere.
+	r = h.run("", "token", "rotate", "--strategy", "overlap", "--target", "github://acme/app/secrets/ASTRO_API_TOKEN", "--target", h.target("tok"))
+	if r.code != 1 || !strings.Contains(r.stderr, "still holds the old value") || !strings.Contains(r.stderr, "Secrets: write") {
+		t.Fatal(r)
+	}
+	if !h.fake.Authenticates(v0) || !h.fake.Authenticates(h.file("tok")) {
+		t.Fatal("a value stopped working")
 	}
 	if names := gh.SecretNames("repo:acme/app"); len(names) != 0 {
 		t.Fatalf("secrets left behind: %v", names)
