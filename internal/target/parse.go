@@ -8,6 +8,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"unicode"
 )
 
 // Scheme of a target address.
@@ -140,6 +141,11 @@ func Parse(raw string, d Defaults) (Target, error) {
 	if s == "" {
 		return Target{}, fmt.Errorf("empty target")
 	}
+	if i := strings.IndexFunc(s, unicode.IsControl); i >= 0 {
+		// A line break or escape in a name would let an address forge log
+		// lines (or GitHub workflow commands) wherever it is echoed.
+		return Target{}, fmt.Errorf("target %.80q… holds a control character (at byte %d): addresses are printed in logs, so astro-ci refuses them", s, i)
+	}
 	scheme, rest, ok := strings.Cut(s, "://")
 	if !ok {
 		return parseBare(s, d)
@@ -203,6 +209,9 @@ func parseFile(rest string) (Target, error) {
 		return Target{}, fmt.Errorf("target file:// needs a path, e.g. file:///run/secrets/astro-token")
 	}
 	p := filepath.Clean(rest)
+	if p != strings.TrimSpace(p) {
+		return Target{}, fmt.Errorf("target file://%.200q: the path ends in white space; astro-ci refuses it (an address is written and read back without it)", p)
+	}
 	return Target{Scheme: File, Kind: KindFile, Path: p, Name: p}, nil
 }
 
