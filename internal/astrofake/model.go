@@ -108,11 +108,15 @@ type deployment struct {
 	createdBy, updatedBy                          wireSubject
 	deleted                                       bool
 	seq                                           int64
+	code                                          depCode // code deploys (deploys.go)
 }
 
 // status is computed on read: CREATING until DeploymentReadyAfter has
 // elapsed on the fake's clock since creation, then HEALTHY (astro-api.md §9).
 func (s *Server) status(d *deployment) string {
+	if st, ok := s.overrideStatus(d); ok {
+		return st
+	}
 	if d.fixedStatus != "" {
 		return d.fixedStatus
 	}
