@@ -203,7 +203,11 @@ func (s *Server) serveRegistry(w http.ResponseWriter, r *http.Request) {
 		fail(http.StatusMethodNotAllowed, "UNSUPPORTED", "deleting is not allowed")
 		return
 	}
-	if digest := r.URL.Query().Get("mount"); mountFrom != nil && digest != "" && !s.refuseMount {
+	// A mount names a repository of this registry: "origin", when given,
+	// must be this registry (go-containerregistry sends it).
+	origin := r.URL.Query().Get("origin")
+	sameRegistry := origin == "" || origin == s.regHost
+	if digest := r.URL.Query().Get("mount"); mountFrom != nil && digest != "" && sameRegistry && !s.refuseMount {
 		if reg.blobs.mount(repositoryOf(mountFrom), repo, digest) {
 			w.Header().Set("Location", "/v2/"+repo+"/blobs/"+digest)
 			w.Header().Set("Docker-Content-Digest", digest)
