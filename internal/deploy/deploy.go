@@ -313,12 +313,14 @@ func (e *Engine) prepare(ctx context.Context, req Request) (bundle *os.File, sta
 func (e *Engine) register(u secret.Value) {
 	o := e.obs()
 	o.Secret(u)
+	// The query (the SAS) and its signature alone, raw and escaped; the
+	// other SAS fields (version, expiry, permissions) are not secrets and
+	// would only scrub innocent text.
 	if p, err := url.Parse(u.Reveal()); err == nil {
 		o.Secret(secret.New(p.RawQuery))
-		for _, vs := range p.Query() {
-			for _, v := range vs {
-				o.Secret(secret.New(v))
-			}
+		if sig := p.Query().Get("sig"); sig != "" {
+			o.Secret(secret.New(sig))
+			o.Secret(secret.New(url.QueryEscape(sig)))
 		}
 	}
 }
