@@ -148,7 +148,7 @@ type Result struct {
 	Superseded        bool  // a newer deploy replaced ours while waiting
 	Image             string
 	ImageDigest       string
-	Mounted, Uploaded int // image blobs mounted / uploaded
+	Mounted, Uploaded int  // image blobs mounted / uploaded
 	Reconciled        bool // a lost create or finalize answer was reconciled
 }
 
