@@ -579,3 +579,59 @@ func (s *Server) deploymentByRepository(repo string) *deployment {
 	}
 	return nil
 }
+
+// snapCode is the code-deploy state of one deployment in Snapshot: its
+// deploys (upload signatures hashed, tarballs by digest) and what it runs.
+type snapCode struct {
+	DeploymentID                           string
+	DagVersion, DesiredDagVersion, ReadyAt string
+	ImageVersion, ImageDigest              string
+	Override                               *snapOverride `json:",omitempty"`
+	Deploys                                []snapDeploy
+}
+
+type snapOverride struct {
+	IsHibernating bool
+	Until         snapTime
+}
+
+type snapDeploy struct {
+	ID, Type, Status, Description, ImageTag, DagTarballVersion string
+	CommitSHA, SigSHA256                                       string
+	Versions                                                   []string // id=sha256 of the content
+	CreatedAt, UpdatedAt                                       snapTime
+}
+
+// snapCodeLocked renders every deployment that has code-deploy state,
+// sorted by deployment id.
+func (s *Server) snapCodeLocked() []snapCode {
+	var out []snapCode
+	for _, d := range s.sortedDeployments() {
+		c := d.code
+		deploys := s.deploysOf(d.id)
+		if len(deploys) == 0 && c == (depCode{}) {
+			continue
+		}
+		sc := snapCode{DeploymentID: d.id, DagVersion: c.dagVersion, DesiredDagVersion: c.desiredDagVersion,
+			ReadyAt: string(st(c.readyAt)), ImageVersion: c.imageVersion, ImageDigest: c.imageDigest}
+		if c.override != nil {
+			sc.Override = &snapOverride{IsHibernating: c.override.isHibernating, Until: st(c.override.until)}
+		}
+		for _, dp := range deploys {
+			sd := snapDeploy{ID: dp.id, Type: dp.typ, Status: dp.status, Description: dp.description, ImageTag: dp.imageTag,
+				DagTarballVersion: dp.dagTarballVersion, CreatedAt: st(dp.createdAt), UpdatedAt: st(dp.updatedAt)}
+			if dp.git != nil {
+				sd.CommitSHA = dp.git.CommitSha
+			}
+			if dp.sig != "" {
+				sd.SigSHA256 = sha(dp.sig)
+			}
+			for _, v := range dp.versions {
+				sd.Versions = append(sd.Versions, v.id+"="+sha(string(v.data)))
+			}
+			sc.Deploys = append(sc.Deploys, sd)
+		}
+		out = append(out, sc)
+	}
+	return out
+}

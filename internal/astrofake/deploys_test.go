@@ -398,3 +398,21 @@ func TestImageAndDAGFinalizeNeedsThePushedTagAndSwitchesTheImage(t *testing.T) {
 		t.Errorf("code %+v", code)
 	}
 }
+
+func TestSnapshotCoversDeploysWithoutTheUploadSignature(t *testing.T) {
+	t.Parallel()
+	e := newCodeEnv(t)
+	before := e.s.Snapshot()
+	if bytes.Contains(before, []byte(`"code"`)) {
+		t.Fatal("a fake without deploys renders code state")
+	}
+	d := e.createDeploy(e.dep1, e.owner, map[string]any{"type": "DAG_ONLY"})
+	after := e.s.Snapshot()
+	if bytes.Equal(before, after) || !bytes.Equal(after, e.s.Snapshot()) {
+		t.Fatal("a deploy does not show in Snapshot, or Snapshot is not stable")
+	}
+	u, _ := url.Parse(d.DagsUploadURL)
+	if bytes.Contains(after, []byte(u.Query().Get("sig"))) {
+		t.Fatal("Snapshot carries the upload signature")
+	}
+}

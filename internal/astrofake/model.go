@@ -596,6 +596,7 @@ type snapshot struct {
 	Clusters      []snapCluster    `json:"clusters"`
 	Tokens        []snapToken      `json:"tokens"`
 	Deployments   []snapDeployment `json:"deployments"`
+	Code          []snapCode       `json:"code,omitempty"` // deploys.go
 }
 
 type snapOrg struct {
@@ -726,6 +727,7 @@ func (s *Server) Snapshot() []byte {
 		}
 		snap.Deployments = append(snap.Deployments, sd)
 	}
+	snap.Code = s.snapCodeLocked()
 	b, err := json.MarshalIndent(snap, "", "  ")
 	if err != nil {
 		panic(err)
