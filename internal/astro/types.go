@@ -179,6 +179,12 @@ type Deployment struct {
 	RemoteExecution           *RemoteExecution      `json:"remoteExecution,omitempty"`
 	WebServerURL              string                `json:"webServerUrl,omitempty"`
 	UIURL                     string                `json:"uiUrl,omitempty"`
+	ScalingStatus             *ScalingStatus        `json:"scalingStatus,omitempty"`
+	ImageRepository           string                `json:"imageRepository,omitempty"`
+	ImageTag                  string                `json:"imageTag,omitempty"`
+	ImageVersion              string                `json:"imageVersion,omitempty"`
+	DagTarballVersion         string                `json:"dagTarballVersion,omitempty"`
+	DesiredDagTarballVersion  string                `json:"desiredDagTarballVersion,omitempty"`
 	CreatedAt                 time.Time             `json:"createdAt"`
 	UpdatedAt                 time.Time             `json:"updatedAt"`
 }
@@ -222,6 +228,8 @@ type ScalingSpec struct {
 // HibernationSpec lists hibernation schedules; the override is not copied.
 type HibernationSpec struct {
 	Schedules []HibernationSchedule `json:"schedules,omitempty"`
+	// Override is read only (GetDeployment); set it with SetHibernationOverride.
+	Override *HibernationOverride `json:"override,omitempty"`
 }
 
 // HibernationSchedule is one hibernate/wake cron pair.

@@ -194,6 +194,7 @@ func (s *Server) wireDep(d *deployment) wireDeployment {
 			TaskLogURLPattern: d.remote.taskLogURLPattn,
 		}
 	}
+	s.wireCode(d, &w)
 	return w
 }
 

@@ -22,6 +22,17 @@
 //	GET    /v1/organizations/{org}/deployments/{id}            GetDeployment
 //	POST   /v1/organizations/{org}/deployments/{id}            UpdateDeployment
 //	DELETE /v1/organizations/{org}/deployments/{id}            DeleteDeployment
+//	POST   /v1/organizations/{org}/deployments/{id}/hibernation-override   UpdateDeploymentHibernationOverride
+//	DELETE /v1/organizations/{org}/deployments/{id}/hibernation-override   DeleteDeploymentHibernationOverride
+//	GET    /v1/organizations/{org}/deployments/{id}/deploys    ListDeploys
+//	POST   /v1/organizations/{org}/deployments/{id}/deploys    CreateDeploy
+//	GET    /v1/organizations/{org}/deployments/{id}/deploys/{deployId}            GetDeploy
+//	POST   /v1/organizations/{org}/deployments/{id}/deploys/{deployId}            UpdateDeploy
+//	POST   /v1/organizations/{org}/deployments/{id}/deploys/{deployId}/finalize   FinalizeDeploy
+//
+// Beside the API, not validated against it: the blob endpoint that
+// dagsUploadUrl points at (PUT /astrofake-blob/…, blob.go) and, when
+// Options.RegistryHost is set, an OCI registry under /v2/ (registry.go).
 //
 // Any other path is 404 with the error body; a served path with another
 // method is 405 with the error body and an Allow header. Every response
@@ -89,12 +100,61 @@
 // (register clusters with AddCluster, or implicitly with AddDeployment);
 // STANDARD without cloudProvider/region lands on AWS us-east-1.
 //
+// # Code deploys
+//
+// Facts from shared/reference/code-deploys.md: a deploy is created
+// INITIALIZED with dagsUploadUrl (DAG deploys on, DAG_ONLY or
+// IMAGE_AND_DAG) and imageRepository/imageTag; the DAG bundle is PUT to
+// that URL with x-ms-blob-type: BlockBlob and answered 201 with
+// x-ms-version-id; finalize with that version makes it DEPLOYED and sets
+// the Deployment's desiredDagTarballVersion, and dagTarballVersion follows
+// after Options.DAGDeployAfter; an image deploy's tag must be pushed to
+// the registry before finalize ("Cannot get digest for image"); a
+// DAG_ONLY deploy on a Deployment with DAG deploys off is refused with
+// "dag deploy is not enabled for deployment"; the registry takes user
+// "cli" and an API token. Inferred, each with the test that pins it:
+//
+//   - The blob endpoint and its URL shape are ours (code-deploys.md "For a
+//     fake"): it wants the per-deploy sig (403 AuthenticationFailed
+//     otherwise, never quoting it), an unexpired se (one hour), and takes no
+//     writes after finalize (TestBlobEndpointWantsBlockBlobAndTheSignatureAndAnswersAVersionID,
+//     TestFinalizeRunsTheUploadedVersionAfterDAGDeployAfter).
+//   - Every PUT is a new blob version; finalize needs one uploaded to the
+//     deploy; a deploy is finalized once (second finalize 400); unknown
+//     ids at finalize are 400 because the operation declares no 404
+//     (TestFinalizeRunsTheUploadedVersionAfterDAGDeployAfter).
+//   - A HIBERNATING Deployment refuses CreateDeploy with 400; an active
+//     wake override (isHibernating false) makes it HEALTHY at once, and it
+//     hibernates again when the override is deleted or its overrideUntil
+//     passes; overrides are for development Deployments only and
+//     overrideUntil must lie ahead; deleting a missing override is 404
+//     (TestHibernatingDeploymentRefusesDeploysUntilAWakeOverride,
+//     TestHibernationOverrideIsForDevelopmentDeploymentsOnly).
+//   - Who may deploy: whoever may update the Deployment, plus Workspace
+//     Authors ("deploy code" in Astro's role table); reading deploys needs
+//     read access (TestDeploysNeedTheRightToDeploy).
+//   - ListDeploys is in creation order, oldest first (no order is
+//     documented; clients sort by createdAt).
+//   - IMAGE_* deploys get a fresh tag "deploy-<time>-<random>"; DAG_ONLY
+//     deploys report the Deployment's current image. BUNDLE deploys are
+//     400. An IMAGE_ONLY deploy before any DAG bundle is 400 (docs: it
+//     needs a DAG deploy first).
+//   - Registry: pulls need read access to the Deployment, pushes the right
+//     to deploy; blobs belong to repositories; a cross-repository mount
+//     succeeds from a repository of this registry the caller may read,
+//     else an ordinary upload starts (distribution spec); DELETE is 405
+//     (TestRegistryWantsUserCliAndAValidTokenOfTheOrganization,
+//     TestRegistryMountsAcrossRepositoriesOrFallsBackToAnUpload,
+//     TestImageAndDAGFinalizeNeedsThePushedTagAndSwitchesTheImage).
+//
 // # Test hooks
 //
 // Options.Now drives the clock (expiry, lastUsedAt, CREATING→HEALTHY after
-// Options.DeploymentReadyAfter), Options.Rand the ids and keys. Seed with
-// AddOrganization, AddWorkspace, AddCluster, AddDeployment and MintToken;
-// inspect with Token, Tokens, Deployment, Deployments, Authenticates,
+// Options.DeploymentReadyAfter, dagTarballVersion after
+// Options.DAGDeployAfter), Options.Rand the ids and keys. Seed with
+// AddOrganization, AddWorkspace, AddCluster, AddDeployment, MintToken,
+// AddDeploy and PushImage; inspect with Deploys, Code and ImageDigest, and
+// with Token, Tokens, Deployment, Deployments, Authenticates,
 // TokenIDForValue, Snapshot and Requests; misbehave with InjectFault
 // (responses shaped by a fault carry X-Fake-Fault: 1).
 package astrofake

@@ -108,11 +108,15 @@ type deployment struct {
 	createdBy, updatedBy                          wireSubject
 	deleted                                       bool
 	seq                                           int64
+	code                                          depCode // code deploys (deploys.go)
 }
 
 // status is computed on read: CREATING until DeploymentReadyAfter has
 // elapsed on the fake's clock since creation, then HEALTHY (astro-api.md §9).
 func (s *Server) status(d *deployment) string {
+	if st, ok := s.overrideStatus(d); ok {
+		return st
+	}
 	if d.fixedStatus != "" {
 		return d.fixedStatus
 	}
@@ -592,6 +596,7 @@ type snapshot struct {
 	Clusters      []snapCluster    `json:"clusters"`
 	Tokens        []snapToken      `json:"tokens"`
 	Deployments   []snapDeployment `json:"deployments"`
+	Code          []snapCode       `json:"code,omitempty"` // deploys.go
 }
 
 type snapOrg struct {
@@ -722,6 +727,7 @@ func (s *Server) Snapshot() []byte {
 		}
 		snap.Deployments = append(snap.Deployments, sd)
 	}
+	snap.Code = s.snapCodeLocked()
 	b, err := json.MarshalIndent(snap, "", "  ")
 	if err != nil {
 		panic(err)

@@ -32,6 +32,16 @@ type Options struct {
 	// UIHost is the host suffix of uiUrl, apiUrl, webServerUrl and friends.
 	// Default "astronomer.run".
 	UIHost string
+	// RegistryHost is the host[:port] in imageRepository values: where the
+	// registry this Server serves under /v2/ is reached (registry.go).
+	// Default "images.astronomer.cloud".
+	RegistryHost string
+	// DAGDeployAfter is how long after a finalize a Deployment still
+	// reports its previous dagTarballVersion. 0: at once.
+	DAGDeployAfter time.Duration
+	// RegistryRefusesMount makes the registry answer every cross-repository
+	// mount with an ordinary upload, as registries may.
+	RegistryRefusesMount bool
 }
 
 // Server is the fake Astro API. It implements http.Handler (mount it at the
@@ -40,6 +50,11 @@ type Server struct {
 	now        func() time.Time
 	readyAfter time.Duration
 	uiHost     string
+
+	regHost        string
+	dagDeployAfter time.Duration
+	refuseMount    bool
+	regOnce        sync.Once
 
 	randMu sync.Mutex
 	rand   io.Reader
@@ -55,6 +70,7 @@ type Server struct {
 	deployments map[string]*deployment
 	seedUser    wireSubject
 	seq         int64 // creation sequence, a tiebreak for equal timestamps
+	code        codeState
 
 	rotateVariant    RotateVariant
 	omitTokenIDClaim bool
@@ -86,11 +102,15 @@ func New(opts Options) *Server {
 		rand:        opts.Rand,
 		readyAfter:  opts.DeploymentReadyAfter,
 		uiHost:      opts.UIHost,
-		orgs:        map[string]*organization{},
-		workspaces:  map[string]*workspace{},
-		clusters:    map[string]*cluster{},
-		tokens:      map[string]*token{},
-		deployments: map[string]*deployment{},
+		regHost:     opts.RegistryHost,
+		refuseMount: opts.RegistryRefusesMount,
+
+		dagDeployAfter: opts.DAGDeployAfter,
+		orgs:           map[string]*organization{},
+		workspaces:     map[string]*workspace{},
+		clusters:       map[string]*cluster{},
+		tokens:         map[string]*token{},
+		deployments:    map[string]*deployment{},
 	}
 	if s.now == nil {
 		s.now = time.Now
@@ -154,6 +174,13 @@ var routes = []route{
 	{"GET", split("/v1/organizations/{organizationId}/deployments/{deploymentId}"), "GetDeployment", (*Server).getDeployment},
 	{"POST", split("/v1/organizations/{organizationId}/deployments/{deploymentId}"), "UpdateDeployment", (*Server).updateDeployment},
 	{"DELETE", split("/v1/organizations/{organizationId}/deployments/{deploymentId}"), "DeleteDeployment", (*Server).deleteDeployment},
+	{"POST", split("/v1/organizations/{organizationId}/deployments/{deploymentId}/hibernation-override"), "UpdateDeploymentHibernationOverride", (*Server).setHibernationOverride},
+	{"DELETE", split("/v1/organizations/{organizationId}/deployments/{deploymentId}/hibernation-override"), "DeleteDeploymentHibernationOverride", (*Server).deleteHibernationOverride},
+	{"GET", split("/v1/organizations/{organizationId}/deployments/{deploymentId}/deploys"), "ListDeploys", (*Server).listDeploys},
+	{"POST", split("/v1/organizations/{organizationId}/deployments/{deploymentId}/deploys"), "CreateDeploy", (*Server).createDeploy},
+	{"GET", split("/v1/organizations/{organizationId}/deployments/{deploymentId}/deploys/{deployId}"), "GetDeploy", (*Server).getDeploy},
+	{"POST", split("/v1/organizations/{organizationId}/deployments/{deploymentId}/deploys/{deployId}"), "UpdateDeploy", (*Server).updateDeploy},
+	{"POST", split("/v1/organizations/{organizationId}/deployments/{deploymentId}/deploys/{deployId}/finalize"), "FinalizeDeploy", (*Server).finalizeDeploy},
 }
 
 func split(p string) []string { return strings.Split(strings.Trim(p, "/"), "/") }
@@ -225,6 +252,16 @@ const maxBody = 1 << 20
 
 // ServeHTTP implements http.Handler.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	// The registry (served when RegistryHost says where it is reached) and
+	// the blob endpoint are not the API (registry.go, blob.go).
+	if s.regHost != "" && (r.URL.Path == "/v2" || strings.HasPrefix(r.URL.Path, "/v2/")) {
+		s.serveRegistry(w, r)
+		return
+	}
+	if strings.HasPrefix(r.URL.Path, blobPrefix) {
+		s.serveBlob(w, r)
+		return
+	}
 	reqID := s.nextRequestID()
 	w.Header().Set("X-Request-Id", reqID)
 	// Date from the fake's own clock (net/http would send the machine's):

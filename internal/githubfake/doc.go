@@ -32,6 +32,14 @@
 //	GET    /repos/{owner}/{repo}/environments/{env}/secrets[/public-key|/{name}]
 //	PUT    /repos/{owner}/{repo}/environments/{env}/secrets/{name}
 //	DELETE /repos/{owner}/{repo}/environments/{env}/secrets/{name}
+//	GET    /repos/{owner}/{repo}/deployments
+//	POST   /repos/{owner}/{repo}/deployments
+//	GET    /repos/{owner}/{repo}/deployments/{id}/statuses
+//	POST   /repos/{owner}/{repo}/deployments/{id}/statuses
+//	GET    /repos/{owner}/{repo}/branches
+//	GET    /repos/{owner}/{repo}/issues/{number}/comments
+//	POST   /repos/{owner}/{repo}/issues/{number}/comments
+//	PATCH  /repos/{owner}/{repo}/issues/comments/{id}
 //
 // With Options.LegacyEnvironmentSecrets the three environment-secret
 // routes are served as
@@ -92,6 +100,32 @@
 // permission is 403 "Resource not accessible by personal access token" (or
 // "... by integration") with X-Accepted-GitHub-Permissions naming what is
 // needed (sets separated by ";", permissions within a set by ",").
+//
+// # Deployments, branches and comments
+//
+// (deployments.go, branches.go.) A deployment's ref must be a branch (or
+// the SHA of one), else 422 "No ref found for: <ref>"; environment
+// defaults to "production", task to "deploy", production_environment to
+// environment == "production". A status needs a state GitHub lists (422
+// otherwise); its description is cut at 140 characters; a success status
+// with auto_inactive (default true) adds an inactive status to every
+// earlier non-transient, non-production deployment of the same
+// environment, as GitHub documents
+// (TestSuccessStatusRetiresEarlierNonTransientDeploymentsOfTheEnvironment).
+// Lists are newest first. Both need the fine-grained permission
+// "deployments" (read to list, write to create; 403 with
+// X-Accepted-GitHub-Permissions otherwise:
+// TestDeploymentsNeedTheDeploymentsPermission). Not modelled, documented
+// here: auto_merge (GitHub may merge the default branch into the ref and
+// answer 202) and required_contexts (no commit statuses exist, so every
+// check passes). Every repository has the branch "main" (its
+// default_branch) unless DeleteBranch removes it; AddBranch adds others.
+// Branches are listed by name in pages (TestBranchesAreListedByNameInPages)
+// with only read access. Comments exist on pull requests registered with
+// AddPullRequest; they need "issues" or "pull_requests" (read to list,
+// write to create or edit), bodies are at most 65,536 characters (422),
+// and every credential comments as github-actions[bot]
+// (TestPullRequestCommentsAreCreatedListedAndEdited).
 //
 // # Rate limits and faults
 //
@@ -177,10 +211,11 @@
 //
 // Options.Now drives the clock and Options.Rand the key pairs, key ids and
 // minted tokens. Seed with AddOrg, AddRepo, AddEnvironment, AddSecret,
-// AddToken, AddApp and AddInstallation; inspect with Secret (and its shorthands),
-// SecretNames, Environments, HasEnvironment, PublicKey, DecryptFailures,
-// InFlight and Requests; disturb with RotateKey, RevokeInstallationTokens,
-// SetPrimaryLimit and InjectFault.
+// AddToken, AddApp, AddInstallation, AddBranch, DeleteBranch and
+// AddPullRequest; inspect with Deployments, Comments, Secret (and its
+// shorthands), SecretNames, Environments, HasEnvironment, PublicKey,
+// DecryptFailures, InFlight and Requests; disturb with RotateKey,
+// RevokeInstallationTokens, SetPrimaryLimit and InjectFault.
 //
 // # Not modelled
 //

@@ -34,6 +34,7 @@ type repo struct {
 	actions    *scope
 	dependabot *scope
 	envs       map[string]*environment // by lower-case name
+	code       repoCode                // branches, deployments, comments (deployments.go)
 }
 
 func (r *repo) fullName() string { return r.owner.login + "/" + r.name }
