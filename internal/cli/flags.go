@@ -5,11 +5,13 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"regexp"
 	"strconv"
 	"strings"
 	"time"
 
 	"github.com/astro-ci/astro-ci/internal/report"
+	"github.com/astro-ci/astro-ci/internal/report/echo"
 )
 
 // flagSet is a flag.FlagSet whose every flag can also come from the
@@ -127,34 +129,69 @@ func (d *durationFlag) Set(s string) error {
 	return nil
 }
 
+// maxDuration is Astro's longest token lifetime (3650 days): no duration
+// astro-ci takes means anything beyond it.
+const maxDuration = 3650 * 24 * time.Hour
+
+// daysRE is a number of days or weeks: digits, optionally a fraction. No
+// sign, exponent, hex, underscores, Inf or NaN (which strconv.ParseFloat
+// would all accept, and which used to turn into 0 or a wrapped value).
+var daysRE = regexp.MustCompile(`^([0-9]{1,7})(\.[0-9]{1,9})?([dw])$`)
+
+// parseDuration reads a duration between 0 and maxDuration; anything else
+// (negative, NaN, Inf, overflowing, beyond 3650 days) is an error, so that a
+// typo can never become "now" or "always".
 func parseDuration(s string) (time.Duration, error) {
 	s = strings.TrimSpace(strings.ToLower(s))
-	if s == "" {
+	if s == "" || s == "0" {
 		return 0, nil
 	}
-	unit := time.Duration(0)
-	switch {
-	case strings.HasSuffix(s, "d"):
-		unit = 24 * time.Hour
-	case strings.HasSuffix(s, "w"):
-		unit = 7 * 24 * time.Hour
+	bad := func() error {
+		return fmt.Errorf("%s is not a duration (use e.g. 14d, 2w, 36h, 90m; at most 3650d)", echo.Quote(s))
 	}
-	if unit != 0 {
-		n, err := strconv.ParseFloat(strings.TrimRight(s[:len(s)-1], " "), 64)
-		if err != nil || n < 0 {
-			return 0, fmt.Errorf("%q is not a duration (use e.g. 14d, 2w, 36h, 90m)", s)
+	var d time.Duration
+	if m := daysRE.FindStringSubmatch(s); m != nil {
+		unit := 24 * time.Hour
+		if m[3] == "w" {
+			unit *= 7
 		}
-		return time.Duration(n * float64(unit)), nil
+		whole, _ := strconv.ParseInt(m[1], 10, 64) // at most 7 digits: cannot fail or overflow
+		if whole > int64(maxDuration/unit) {
+			return 0, tooLong(s)
+		}
+		d = time.Duration(whole) * unit
+		if frac := m[2]; frac != "" {
+			// Exact decimal arithmetic: 9 fraction digits of a unit in ns.
+			digits := frac[1:] + strings.Repeat("0", 10-len(frac))
+			n, _ := strconv.ParseInt(digits, 10, 64)
+			d += time.Duration(n) * (unit / 1e9) // unit/1e9 is exact: 86400 ns, 604800 ns
+		}
+	} else {
+		if _, err := strconv.ParseFloat(s, 64); err == nil && strings.Trim(s, "0123456789.") == "" {
+			example := "14d"
+			if len(s) <= 8 {
+				example = s + "d"
+			}
+			return 0, fmt.Errorf("%s needs a unit: d (days), w (weeks), h, m or s, e.g. %s", echo.Quote(s), example)
+		}
+		if strings.ContainsAny(s, "+-") || strings.Contains(s, "inf") || strings.Contains(s, "nan") {
+			return 0, bad()
+		}
+		v, err := time.ParseDuration(s)
+		if err != nil {
+			if strings.Contains(err.Error(), "invalid duration") {
+				return 0, bad()
+			}
+			return 0, tooLong(s) // time: overflow
+		}
+		d = v
 	}
-	if s == "0" {
-		return 0, nil
-	}
-	if _, err := strconv.ParseFloat(s, 64); err == nil {
-		return 0, fmt.Errorf("%q needs a unit: d (days), w (weeks), h, m or s — e.g. %sd", s, s)
-	}
-	d, err := time.ParseDuration(s)
-	if err != nil || d < 0 {
-		return 0, fmt.Errorf("%q is not a duration (use e.g. 14d, 2w, 36h, 90m)", s)
+	if d > maxDuration {
+		return 0, tooLong(s)
 	}
 	return d, nil
+}
+
+func tooLong(s string) error {
+	return fmt.Errorf("%s is longer than 3650 days, Astro's longest token lifetime", echo.Quote(s))
 }
