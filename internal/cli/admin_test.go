@@ -38,7 +38,7 @@ func TestTokenUpdate(t *testing.T) {
 	id, _ := h.mint(astrofake.TokenSpec{Name: "deploy-bot", Description: "ships DAGs", Scope: "WORKSPACE", EntityID: wsID, Role: "WORKSPACE_MEMBER", ExpiryDays: 30,
 		ExtraRoles: []astrofake.Role{{EntityType: "DEPLOYMENT", EntityID: depID, Role: "DEPLOYMENT_ADMIN"}}}, false)
 
-	if r := h.run("", "token", "update", "--token-id", id, "--name", "deployer"); r.code != 0 {
+	if r := h.run("", "token", "update", "--token-id", id, "--new-name", "deployer"); r.code != 0 {
 		t.Fatal(r)
 	}
 	tok, _ := h.fake.Token(id)
@@ -230,7 +230,7 @@ func TestAdminDryRunsChangeNothing(t *testing.T) {
 	}
 	before := h.fake.Snapshot()
 	for _, args := range [][]string{
-		{"token", "update", "--token-id", id, "--name", "x", "--description", "y", "--role", "ORGANIZATION_OWNER", "--dry-run"},
+		{"token", "update", "--token-id", id, "--new-name", "x", "--description", "y", "--role", "ORGANIZATION_OWNER", "--dry-run"},
 		{"token", "workspace", "add", "--token-id", id, "--workspace-id", wsID, "--role", "WORKSPACE_MEMBER", "--dry-run"},
 		{"token", "delete", "--token-id", id, "--force", "--dry-run", "--target", h.target("x")},
 	} {
