@@ -30,6 +30,19 @@ type activity struct {
 	inflight map[int]string // "GET https://host/path"
 	pause    string
 	last     string // the last request sent
+	// cut is what the run's end interrupted: the request or pause that
+	// failed because the context was done, recorded as it failed (it is
+	// no longer in flight when the error reaches the CLI).
+	cut, cutRequest string
+}
+
+// interrupted records what the context's end cut short (the first one).
+func (a *activity) interrupted(what, request string) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if a.cut == "" {
+		a.cut, a.cutRequest = what, request
+	}
 }
 
 func (a *activity) begin(what string) (end func()) {
@@ -68,6 +81,9 @@ func (a *activity) pausing(what string) (end func()) {
 func (a *activity) waitingFor() (what, request string) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
+	if a.cut != "" {
+		return a.cut, a.cutRequest
+	}
 	if len(a.inflight) > 0 {
 		ids := make([]int, 0, len(a.inflight))
 		for id := range a.inflight {
@@ -98,19 +114,36 @@ type trackingTransport struct {
 }
 
 func (t *trackingTransport) RoundTrip(req *http.Request) (*http.Response, error) {
-	end := t.act.begin(req.Method + " " + stripQuery(req.URL.String()))
+	what := req.Method + " " + stripQuery(req.URL.String())
+	end := t.act.begin(what)
 	resp, err := t.next.RoundTrip(req)
 	if err != nil || resp == nil || resp.Body == nil {
+		if err != nil && req.Context().Err() != nil {
+			t.act.interrupted("the answer to "+what, what)
+		}
 		end()
 		return resp, err
 	}
-	resp.Body = &endOnClose{ReadCloser: resp.Body, end: end}
+	resp.Body = &endOnClose{ReadCloser: resp.Body, end: end, ctx: req.Context(), what: what, act: t.act}
 	return resp, nil
 }
 
+// endOnClose ends a request's tracking when its body is closed; a body
+// still being read when the context ended was what the run waited for.
 type endOnClose struct {
 	io.ReadCloser
-	end func()
+	end  func()
+	ctx  context.Context
+	what string
+	act  *activity
+}
+
+func (b *endOnClose) Read(p []byte) (int, error) {
+	n, err := b.ReadCloser.Read(p)
+	if err != nil && err != io.EOF && b.ctx.Err() != nil {
+		b.act.interrupted("the rest of the answer to "+b.what, b.what)
+	}
+	return n, err
 }
 
 func (b *endOnClose) Close() error {
@@ -144,11 +177,17 @@ func (r *runner) httpClient() *http.Client {
 // sleep is the pause between retries and polls every engine gets: the
 // injected one (tests) or a real one, both ending with the context.
 func (r *runner) sleep(ctx context.Context, d time.Duration) error {
-	defer r.act.pausing(fmt.Sprintf("the end of a %s pause before the next attempt (after %s)", d.Round(time.Millisecond), r.lastRequest()))()
+	what := fmt.Sprintf("the end of a %s pause before the next attempt (after %s)", d.Round(time.Millisecond), r.lastRequest())
+	defer r.act.pausing(what)()
+	sleep := wait.Sleep
 	if r.m.Sleep != nil {
-		return r.m.Sleep(ctx, d)
+		sleep = r.m.Sleep
 	}
-	return wait.Sleep(ctx, d)
+	err := sleep(ctx, d)
+	if err != nil && ctx.Err() != nil {
+		r.act.interrupted(what, "")
+	}
+	return err
 }
 
 func (r *runner) lastRequest() string {
@@ -174,7 +213,8 @@ func (r *runner) stopped(ctx context.Context, err error) error {
 	if err == nil || ctx.Err() == nil {
 		return err
 	}
-	if !errors.Is(err, context.DeadlineExceeded) && !errors.Is(err, context.Canceled) && !errors.Is(err, ctx.Err()) {
+	cause := context.Cause(ctx)
+	if !errors.Is(err, context.DeadlineExceeded) && !errors.Is(err, context.Canceled) && !errors.Is(err, cause) {
 		// The engine's own failure, which happened to come last.
 		return err
 	}
@@ -182,7 +222,6 @@ func (r *runner) stopped(ctx context.Context, err error) error {
 	if what == "" {
 		what = "astro-ci " + r.path + " to finish"
 	}
-	cause := context.Cause(ctx)
 	var dc deadlineCause
 	if errors.As(cause, &dc) {
 		return &stopError{kind: kindDeadline, request: req, err: err,
