@@ -47,7 +47,7 @@ func (p *previewOptions) register(c *cobra.Command, create bool) {
 		f.Var(&p.timeout, "timeout", "with --wait: give up after this long")
 		p.poll = durationFlag{10 * time.Second}
 		f.Var(&p.poll, "poll-interval", "with --wait: how often to ask Astro")
-		f.Var(&p.secretEnv, "secret-env", "`KEY=ENVVAR`: set secret variable KEY on the preview from environment variable ENVVAR (repeatable; ASTRO_PREVIEW_SECRET_<KEY> variables are added too)")
+		f.Var(&p.secretEnv, "secret-env", "set secret variable KEY on the preview from environment variable ENVVAR: `KEY=ENVVAR` (repeatable; ASTRO_PREVIEW_SECRET_<KEY> variables are added too)")
 		p.tokenRole = "DEPLOYMENT_ADMIN"
 		f.StringVar(&p.tokenRole, "token-role", p.tokenRole, "with --token-target: `role` of the preview's Deployment API token")
 		p.tokenExpiry = 30
