@@ -199,9 +199,23 @@ func bindEnv(c *cobra.Command, env map[string]string) (given, error) {
 		f := c.Flags().Lookup(name)
 		s.nonDefault = f.Value.String() != f.DefValue
 		g[name] = s
+		vals := []string{f.Value.String()}
+		if l, ok := f.Value.(*listFlag); ok {
+			vals = *l
+		}
+		for _, v := range vals {
+			if len(v) > maxValue {
+				errs = append(errs, usagef("%s: a value of %d bytes (%s); astro-ci takes at most %d", s.from, len(v), echo.Quote(v), maxValue))
+			}
+		}
 	}
 	return g, errors.Join(errs...)
 }
+
+// maxValue bounds every flag value: no address, name, id or duration is
+// anywhere near it, and a huge value must not travel into requests and
+// messages.
+const maxValue = 4096
 
 // valueError explains a value a flag refused, echoing it bounded. pflag's
 // own types fail with strconv errors that repeat the whole value.

@@ -1,6 +1,8 @@
 package cli
 
 import (
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -136,5 +138,54 @@ func TestDryRunGrammar(t *testing.T) {
 				t.Errorf("%v: %q: %v", tt.args, bad, r)
 			}
 		}
+	}
+}
+
+// Echoed input is bounded: a 5 MB ref in an event payload, or a 5 MB flag or
+// environment value, gives an error line under 1 KB.
+func TestHugeInputGivesShortErrors(t *testing.T) {
+	t.Parallel()
+	huge := strings.Repeat("a", 5<<20)
+	dir := t.TempDir()
+	event := filepath.Join(dir, "event.json")
+	if err := os.WriteFile(event, []byte(`{"ref":"refs/heads/`+huge+`","ref_type":"branch"}`), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for name, tt := range map[string]struct {
+		env  map[string]string
+		args []string
+	}{
+		"event ref":    {map[string]string{"GITHUB_ACTIONS": "true", "GITHUB_EVENT_NAME": "create", "GITHUB_EVENT_PATH": event}, []string{"run", "--base-deployment", "b"}},
+		"branch flag":  {nil, []string{"preview", "create", "--base-deployment", "b", "--branch", huge}},
+		"target flag":  {nil, []string{"token", "rotate", "--target", "file:///" + huge}},
+		"target env":   {map[string]string{"ASTRO_CI_TARGETS": "github://" + huge}, []string{"token", "rotate"}},
+		"duration env": {map[string]string{"ASTRO_CI_GRACE": huge + "d"}, []string{"token", "rotate"}},
+		"format flag":  {nil, []string{"token", "check", "--format", huge}},
+		"strategy":     {nil, []string{"token", "rotate", "--strategy", huge}},
+		"unknown env":  {map[string]string{"ASTRO_CI_" + strings.ToUpper(huge[:1<<16]): "x"}, []string{"version"}},
+		"bool env":     {map[string]string{"ASTRO_CI_DEBUG": huge}, []string{"version"}},
+		"kind":         {nil, []string{"run", "--kind", huge}},
+		"secret env":   {nil, []string{"preview", "create", "--base-deployment", "b", "--branch", "x", "--secret-env", huge}},
+	} {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			h := newHarness(t)
+			h.admin()
+			for k, v := range tt.env {
+				h.env[k] = v
+			}
+			r := h.run("", tt.args...)
+			if r.code == 0 && name != "unknown env" {
+				t.Fatal("accepted")
+			}
+			if r.stderr == "" {
+				t.Fatal("nothing said")
+			}
+			for _, l := range strings.Split(r.stderr, "\n") {
+				if len(l) > 1024 {
+					t.Fatalf("exit %d, a %d-byte line: %.300s", r.code, len(l), l)
+				}
+			}
+		})
 	}
 }
