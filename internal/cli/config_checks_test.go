@@ -64,12 +64,7 @@ func TestIgnoredFlagsAreUsageErrors(t *testing.T) {
 	for name, tt := range tests {
 		t.Run(name, func(t *testing.T) {
 			t.Parallel()
-			h := newHarness(t)
-			h.admin()
-			for k, v := range tt.env {
-				h.env[k] = v
-			}
-			r := h.run("", tt.args...)
+			h, r := runAdmin(t, tt.env, tt.args...)
 			if r.code != 2 || !strings.Contains(r.stderr, tt.want) {
 				t.Fatalf("want exit 2 and %q: %v", tt.want, r)
 			}
@@ -169,12 +164,7 @@ func TestHugeInputGivesShortErrors(t *testing.T) {
 	} {
 		t.Run(name, func(t *testing.T) {
 			t.Parallel()
-			h := newHarness(t)
-			h.admin()
-			for k, v := range tt.env {
-				h.env[k] = v
-			}
-			r := h.run("", tt.args...)
+			_, r := runAdmin(t, tt.env, tt.args...)
 			if r.code == 0 && name != "unknown env" {
 				t.Fatal("accepted")
 			}
@@ -188,4 +178,16 @@ func TestHugeInputGivesShortErrors(t *testing.T) {
 			}
 		})
 	}
+}
+
+// runAdmin runs astro-ci once in a fresh harness with an Organization owner
+// in ASTRO_API_TOKEN and env added.
+func runAdmin(t *testing.T, env map[string]string, args ...string) (*harness, result) {
+	t.Helper()
+	h := newHarness(t)
+	h.admin()
+	for k, v := range env {
+		h.env[k] = v
+	}
+	return h, h.run("", args...)
 }
