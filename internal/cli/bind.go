@@ -75,6 +75,18 @@ func envAlso(cmd *cobra.Command, name string, envs ...string) {
 // command line and as ASTRO_CI_<ALIAS>).
 func alias(cmd *cobra.Command, name string, aliases ...string) {
 	annotate(mustFlag(cmd, name), annAlias, aliases...)
+	if cmd.Annotations == nil {
+		cmd.Annotations = map[string]string{}
+	}
+	for _, a := range aliases {
+		cmd.Annotations[annAlias+"."+a] = name
+	}
+	cmd.Flags().SetNormalizeFunc(func(_ *pflag.FlagSet, n string) pflag.NormalizedName {
+		if to, ok := cmd.Annotations[annAlias+"."+n]; ok {
+			return pflag.NormalizedName(to)
+		}
+		return pflag.NormalizedName(n)
+	})
 }
 
 func mustFlag(cmd *cobra.Command, name string) *pflag.Flag {
@@ -85,53 +97,65 @@ func mustFlag(cmd *cobra.Command, name string) *pflag.Flag {
 	return f
 }
 
-// decorate finishes the command tree: every flag's help names its
-// environment variables and aliases, and each command accepts its flags'
-// aliases. It makes no I/O.
+// decorate writes into every flag's help its environment variables and
+// aliases. Only help and the docs need it, so it runs when they do (see
+// newRoot), keeping start-up cheap; it is idempotent.
 func decorate(root *cobra.Command) {
+	if root.Annotations[annDecorated] != "" {
+		return
+	}
+	if root.Annotations == nil {
+		root.Annotations = map[string]string{}
+	}
+	root.Annotations[annDecorated] = "yes"
 	seen := map[*pflag.Flag]bool{}
+	each := func(f *pflag.Flag) {
+		if seen[f] || f.Hidden {
+			return
+		}
+		seen[f] = true
+		var notes []string
+		if as := f.Annotations[annAlias]; len(as) > 0 {
+			notes = append(notes, "alias --"+strings.Join(as, ", --"))
+		}
+		if envs := envNames(f); len(envs) > 0 {
+			e := "env " + strings.Join(envs, " or ")
+			if _, ok := f.Value.(*listFlag); ok {
+				e += ", one per line"
+			}
+			notes = append(notes, e)
+		}
+		if len(notes) > 0 {
+			f.Usage += " (" + strings.Join(notes, "; ") + ")"
+		}
+	}
+	root.PersistentFlags().VisitAll(each)
+	for _, c := range boundCommands(root) {
+		c.Flags().VisitAll(each)
+	}
+}
+
+const (
+	annDecorated = "astro-ci.decorated"
+	// annBound marks the commands whose flags bindEnv binds (builder.leaf).
+	annBound = "astro-ci.bound"
+)
+
+// boundCommands lists the commands whose flags come from the environment
+// too: astro-ci's own leaves, not cobra's completion commands.
+func boundCommands(root *cobra.Command) []*cobra.Command {
+	var out []*cobra.Command
 	var walk func(c *cobra.Command)
 	walk = func(c *cobra.Command) {
-		aliases := map[string]string{}
-		each := func(f *pflag.Flag) {
-			for _, a := range f.Annotations[annAlias] {
-				aliases[a] = f.Name
-			}
-			if seen[f] || f.Hidden {
-				return
-			}
-			seen[f] = true
-			var notes []string
-			if as := f.Annotations[annAlias]; len(as) > 0 {
-				notes = append(notes, "alias --"+strings.Join(as, ", --"))
-			}
-			if envs := envNames(f); len(envs) > 0 {
-				e := "env " + strings.Join(envs, " or ")
-				if _, ok := f.Value.(*listFlag); ok {
-					e += ", one per line"
-				}
-				notes = append(notes, e)
-			}
-			if len(notes) > 0 {
-				f.Usage += " (" + strings.Join(notes, "; ") + ")"
-			}
-		}
-		c.PersistentFlags().VisitAll(each)
-		c.LocalNonPersistentFlags().VisitAll(each)
-		c.Flags().VisitAll(each)
-		if len(aliases) > 0 {
-			c.Flags().SetNormalizeFunc(func(_ *pflag.FlagSet, name string) pflag.NormalizedName {
-				if n, ok := aliases[name]; ok {
-					return pflag.NormalizedName(n)
-				}
-				return pflag.NormalizedName(name)
-			})
+		if c.Annotations[annBound] != "" {
+			out = append(out, c)
 		}
 		for _, sub := range c.Commands() {
 			walk(sub)
 		}
 	}
 	walk(root)
+	return out
 }
 
 // source says where a flag's value came from.
@@ -264,20 +288,15 @@ func flagError(c *cobra.Command, err error) error {
 // of every flag of every command, and the configuration (Config's env tags).
 func knownEnv(root *cobra.Command) []string {
 	set := map[string]bool{}
-	var walk func(c *cobra.Command)
-	walk = func(c *cobra.Command) {
-		add := func(f *pflag.Flag) {
-			for _, n := range envNames(f) {
-				set[n] = true
-			}
-		}
-		c.PersistentFlags().VisitAll(add)
-		c.Flags().VisitAll(add)
-		for _, sub := range c.Commands() {
-			walk(sub)
+	add := func(f *pflag.Flag) {
+		for _, n := range envNames(f) {
+			set[n] = true
 		}
 	}
-	walk(root)
+	root.PersistentFlags().VisitAll(add)
+	for _, c := range boundCommands(root) {
+		c.Flags().VisitAll(add)
+	}
 	t := reflect.TypeFor[Config]()
 	for i := range t.NumField() {
 		if n := t.Field(i).Tag.Get("env"); strings.HasPrefix(n, "ASTRO_CI_") {
@@ -296,10 +315,16 @@ func knownEnv(root *cobra.Command) []string {
 // read (a typo falls back to the default silently otherwise), naming the
 // nearest known name.
 func unknownEnv(root *cobra.Command, env map[string]string) []string {
-	known := knownEnv(root)
+	var known []string
 	var unknown []string
 	for k := range env {
-		if strings.HasPrefix(k, "ASTRO_CI_") && !slices.Contains(known, k) {
+		if !strings.HasPrefix(k, "ASTRO_CI_") {
+			continue
+		}
+		if known == nil {
+			known = knownEnv(root)
+		}
+		if _, found := slices.BinarySearch(known, k); !found {
 			unknown = append(unknown, k)
 		}
 	}

@@ -132,7 +132,11 @@ astro-ci target put --help for the address forms.`)
 	run.GroupID = groupCI
 
 	root.AddCommand(token, prev, tgt, run, b.versionCmd())
-	decorate(root)
+	help := root.HelpFunc()
+	root.SetHelpFunc(func(c *cobra.Command, args []string) {
+		decorate(c.Root())
+		help(c, args)
+	})
 	return root
 }
 
@@ -223,6 +227,10 @@ func helpCommand() *cobra.Command {
 // flags come from the command line, then the environment; o.validate
 // refuses bad input; then run runs with the run's deadline.
 func (b *builder) leaf(c *cobra.Command, o options, run func() error) *cobra.Command {
+	if c.Annotations == nil {
+		c.Annotations = map[string]string{}
+	}
+	c.Annotations[annBound] = "yes"
 	c.Args = noArgs
 	c.ValidArgsFunction = cobra.NoFileCompletions
 	c.RunE = func(c *cobra.Command, _ []string) error {

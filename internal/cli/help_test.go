@@ -32,6 +32,7 @@ func testRoot() *cobra.Command {
 	root := newRoot(&builder{r: &runner{rep: report.New(report.Options{Stdout: &out, Stderr: &out})}})
 	root.InitDefaultHelpCmd()
 	root.InitDefaultCompletionCmd()
+	decorate(root)
 	return root
 }
 

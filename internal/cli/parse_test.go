@@ -143,6 +143,7 @@ func TestEveryFlagHasItsEnvironmentName(t *testing.T) {
 	t.Parallel()
 	var out bytes.Buffer
 	root := newRoot(&builder{r: &runner{rep: report.New(report.Options{Stdout: &out, Stderr: &out})}})
+	decorate(root)
 	known := knownEnv(root)
 	for _, c := range allCommands(root) {
 		c.Flags().VisitAll(func(f *pflag.Flag) {
