@@ -74,7 +74,7 @@ func quoteOrDash(s string) string {
 	if s == "" || s == "-" {
 		return "-"
 	}
-	return fmt.Sprintf("%q", s)
+	return echo.Quote(s)
 }
 
 // updateOptions are token update's flags.
