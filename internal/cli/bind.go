@@ -297,6 +297,9 @@ func knownEnv(root *cobra.Command) []string {
 	for _, c := range boundCommands(root) {
 		c.Flags().VisitAll(add)
 	}
+	for _, n := range installerEnv {
+		set[n] = true
+	}
 	t := reflect.TypeFor[Config]()
 	for i := range t.NumField() {
 		if n := t.Field(i).Tag.Get("env"); strings.HasPrefix(n, "ASTRO_CI_") {
@@ -310,6 +313,11 @@ func knownEnv(root *cobra.Command) []string {
 	sort.Strings(out)
 	return out
 }
+
+// installerEnv are ASTRO_CI_* variables that the GitHub Action's install
+// script reads (scripts/action/install.sh): set in a job's environment,
+// astro-ci sees them too, and they are no typo.
+var installerEnv = []string{"ASTRO_CI_RELEASE_BASE_URL"}
 
 // unknownEnv returns a warning for each ASTRO_CI_* variable astro-ci does not
 // read (a typo falls back to the default silently otherwise), naming the

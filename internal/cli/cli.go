@@ -116,10 +116,8 @@ func (m Main) Run(ctx context.Context, args []string, env map[string]string, std
 		}
 		_ = rep.Close()
 	}()
-	if cfgErr != nil {
-		return r.finish(usageError{cfgErr})
-	}
-	root := newRoot(&builder{r: r})
+	// A configuration error stops every command, but not --help.
+	root := newRoot(&builder{r: r, cfgErr: cfgErr})
 	if !completing(args) {
 		for _, w := range unknownEnv(root, env) {
 			rep.Warnf("%s", w)

@@ -30,6 +30,9 @@ type builder struct {
 	// running it: tests map argv and environment to options this way.
 	intercept func(c *cobra.Command, o options) error
 	global    globalOptions
+	// cfgErr is the environment's configuration error, refused by every
+	// command (help still works).
+	cfgErr error
 }
 
 // globalOptions are the persistent flags every command has.
@@ -234,6 +237,9 @@ func (b *builder) leaf(c *cobra.Command, o options, run func() error) *cobra.Com
 	c.Args = noArgs
 	c.ValidArgsFunction = cobra.NoFileCompletions
 	c.RunE = func(c *cobra.Command, _ []string) error {
+		if b.cfgErr != nil {
+			return usageError{b.cfgErr}
+		}
 		set, err := bindEnv(c, b.r.env)
 		if err != nil {
 			return err

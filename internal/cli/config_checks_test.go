@@ -3,6 +3,8 @@ package cli
 import (
 	"os"
 	"path/filepath"
+	"regexp"
+	"slices"
 	"strings"
 	"testing"
 
@@ -190,4 +192,39 @@ func runAdmin(t *testing.T, env map[string]string, args ...string) (*harness, re
 		h.env[k] = v
 	}
 	return h, h.run("", args...)
+}
+
+// Every ASTRO_CI_* name the shipped action, components, scripts and
+// examples set is one astro-ci reads: none of them draws the
+// unknown-variable warning.
+func TestShippedConfigurationUsesKnownNames(t *testing.T) {
+	t.Parallel()
+	known := knownEnv(testRoot())
+	re := regexp.MustCompile(`ASTRO_CI_[A-Z0-9_]*[A-Z0-9]`)
+	notSettings := map[string]bool{
+		"ASTRO_CI_RUNNER_TESTS":     true, // the test suite's own switch
+		"ASTRO_CI_IF_EXPIRES_WITIN": true, // README's example of a typo
+	}
+	var files []string
+	for _, pattern := range []string{"../../action.yml", "../../scripts/action/*", "../../gitlab/templates/*", "../../gitlab/*.md", "../../docs/examples/*/*", "../../README.md"} {
+		m, _ := filepath.Glob(pattern)
+		files = append(files, m...)
+	}
+	if len(files) < 5 {
+		t.Fatalf("found only %v", files)
+	}
+	for _, f := range files {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			continue // a directory
+		}
+		for _, name := range re.FindAllString(string(b), -1) {
+			if strings.HasPrefix(name, "ASTRO_CI_PREFLIGHT") || notSettings[name] {
+				continue // a secret's name, not a variable astro-ci reads
+			}
+			if _, ok := slices.BinarySearch(known, name); !ok {
+				t.Errorf("%s: %s is not a name astro-ci reads", f, name)
+			}
+		}
+	}
 }
