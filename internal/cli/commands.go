@@ -97,6 +97,7 @@ Exit codes: 0 done (or nothing to do), 1 failed, 2 usage or configuration error.
 	root.SetVersionTemplate(versionLine() + "\n")
 	root.SetFlagErrorFunc(flagError)
 	b.global.register(root)
+	values(root, "format", "text", "json")
 	root.AddGroup(
 		&cobra.Group{ID: groupManage, Title: "Tokens and previews:"},
 		&cobra.Group{ID: groupCI, Title: "In CI:"},
@@ -141,6 +142,11 @@ astro-ci target put --help for the address forms.`)
 		help(c, args)
 	})
 	return root
+}
+
+// values makes the shell complete flag name of c with vals.
+func values(c *cobra.Command, name string, vals ...string) {
+	_ = c.RegisterFlagCompletionFunc(name, cobra.FixedCompletions(vals, cobra.ShellCompDirectiveNoFileComp))
 }
 
 // inGroup puts cmds in the help group id.

@@ -242,6 +242,9 @@ printf '%s\n' "${COMPREPLY[@]}"
 		{"astro-ci token rotate --str", "--strategy"},
 		{"astro-ci token create --expi", "--expiry-days"},
 		{"astro-ci pre", "preview"},
+		{"astro-ci token rotate --strategy ", "overlap"},
+		{"astro-ci token check --format ", "json"},
+		{"astro-ci token workspace add --role WORKSPACE_O", "WORKSPACE_OPERATOR"},
 	} {
 		if got := complete(tt.line); !strings.Contains(strings.Join(got, " "), tt.want) {
 			t.Errorf("%q completes to %q, want %q", tt.line, got, tt.want)

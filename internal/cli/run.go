@@ -73,6 +73,15 @@ happened.`,
 	o.rotate.strategy = "overlap"
 	f.StringVar(&o.rotate.strategy, "strategy", o.rotate.strategy, "schedule: overlap or rotate")
 	targetFlag(c, &o.rotate.targets, "schedule: where the rotated value goes (default ASTRO_API_TOKEN of this repository or project)")
+	values(c, "strategy", "overlap", "rotate")
+	values(c, "on-update", "ignore", "create")
+	kinds := make([]string, 0, len(cienv.Kinds))
+	for _, k := range cienv.Kinds {
+		if k != cienv.Ignored {
+			kinds = append(kinds, string(k))
+		}
+	}
+	values(c, "kind", kinds...)
 	return b.leaf(c, o, func() error { return b.r.runEvent(o) })
 }
 

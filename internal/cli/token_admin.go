@@ -205,6 +205,7 @@ Organization role and other roles are kept. Removing a role the token does not h
 	f.StringVar(&o.workspaceID, "workspace-id", "", "the Workspace `id`")
 	if op != "remove" {
 		f.StringVarP(&o.role, "role", "r", "", "the Workspace `role`: WORKSPACE_OWNER, WORKSPACE_OPERATOR, WORKSPACE_AUTHOR, WORKSPACE_MEMBER or WORKSPACE_ACCESSOR")
+		values(c, "role", tokenadmin.WorkspaceRoles...)
 	}
 	f.BoolVar(&o.dryRun, "dry-run", false, "print what would change and change nothing")
 	return b.leaf(c, o, func() error { return b.r.tokenWorkspace(o) })

@@ -3,6 +3,7 @@ package cli
 import (
 	"fmt"
 	"io"
+	"slices"
 	"strings"
 
 	"github.com/spf13/cobra"
@@ -76,6 +77,8 @@ WORKSPACE_OWNER|OPERATOR|AUTHOR|MEMBER|ACCESSOR, or DEPLOYMENT_ADMIN or a custom
 	f.BoolVar(&o.dryRun, "dry-run", false, "print the plan and change nothing")
 	targetFlag(c, &o.targets, "where to write the value (repeatable, at least one)")
 	alias(c, "expiry-days", "expiration")
+	values(c, "scope", "ORGANIZATION", "WORKSPACE", "DEPLOYMENT")
+	values(c, "role", append(append(slices.Clone(tokenadmin.OrgRoles), tokenadmin.WorkspaceRoles...), "DEPLOYMENT_ADMIN")...)
 	return b.leaf(c, o, func() error { return b.r.tokenCreate(o) })
 }
 

@@ -131,6 +131,7 @@ write, so that even a killed job leaves a recoverable copy.`,
 	f.BoolVar(&o.dryRun, "dry-run", false, "print the plan and change nothing")
 	f.StringVar(&o.recipient, "recovery-recipient", "", "rotate: age public `key`; the new value is printed encrypted to it before any write")
 	targetFlag(c, &o.targets, "where to write the new value (repeatable)")
+	values(c, "strategy", "overlap", "rotate")
 	return b.leaf(c, o, func() error { return b.r.tokenRotate(o) })
 }
 
