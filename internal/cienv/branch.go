@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"strings"
 	"unicode/utf8"
+
+	"github.com/astro-ci/astro-ci/internal/report/echo"
 )
 
 // MaxBranchLen is the longest branch name accepted, in bytes.
@@ -16,7 +18,7 @@ type BranchError struct {
 }
 
 func (e *BranchError) Error() string {
-	return fmt.Sprintf("invalid branch name %q: %s", e.Name, e.Reason)
+	return fmt.Sprintf("invalid branch name %s: %s", echo.Quote(e.Name), e.Reason)
 }
 
 // ValidateBranch reports whether name (without "refs/heads/") is a branch name
@@ -96,9 +98,9 @@ func ValidateBranch(name string) error {
 	for comp := range strings.SplitSeq(name, "/") {
 		switch {
 		case strings.HasPrefix(comp, "."):
-			return bad("component %q begins with %q", comp, ".")
+			return bad("component %s begins with %q", echo.Quote(comp), ".")
 		case strings.HasSuffix(comp, ".lock"):
-			return bad("component %q ends with %q", comp, ".lock")
+			return bad("component %s ends with %q", echo.Quote(comp), ".lock")
 		}
 	}
 	return nil

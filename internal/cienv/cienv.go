@@ -16,7 +16,9 @@
 //     or malformed field with the file and the field name, never panicking;
 //   - rejects every branch name git itself could not have created
 //     (ValidateBranch), so a name that reaches the caller is a real branch name;
-//   - puts untrusted values into Reason and error texts only through %q.
+//   - puts untrusted values into Reason and error texts only through
+//     echo.Quote: quoted, and cut to a few hundred characters with the
+//     length said, so a 5 MB ref cannot become a 5 MB log line.
 //
 // A valid branch name can still contain "$(", "`", ";", quotes, "|" and "&":
 // git allows them. Event.Branch is data. astro-ci never passes it to a shell,
@@ -45,6 +47,8 @@ import (
 	"fmt"
 	"strings"
 	"unicode/utf8"
+
+	"github.com/astro-ci/astro-ci/internal/report/echo"
 )
 
 // System is the CI system astro-ci runs in.
@@ -96,7 +100,7 @@ func ParseKind(s string) (Kind, error) {
 	for i, k := range Kinds {
 		names[i] = string(k)
 	}
-	return "", fmt.Errorf("unknown event kind %q, valid kinds are %s", s, strings.Join(names, ", "))
+	return "", fmt.Errorf("unknown event kind %s, valid kinds are %s", echo.Quote(s), strings.Join(names, ", "))
 }
 
 // IsBranch reports whether k is about one branch (created, updated, deleted);
@@ -111,7 +115,7 @@ type Event struct {
 	System System
 	Kind   Kind
 	// Reason is one line: what was detected, or why the event is Ignored
-	// ("nothing to do: " + Reason). Untrusted values in it are %q-quoted.
+	// ("nothing to do: " + Reason). Untrusted values in it are quoted and cut (echo.Quote).
 	Reason string
 	// Branch is the full branch name exactly as git has it ("feature/x", never
 	// "refs/heads/feature/x"), valid by ValidateBranch. Set for every branch
@@ -241,9 +245,9 @@ func Detect(env map[string]string, readFile func(string) ([]byte, error), o Opti
 func finish(ev Event, src string, o Options) (Event, error) {
 	if o.Branch != "" {
 		if ev.Branch != "" && ev.Branch != o.Branch {
-			ev.Reason += fmt.Sprintf("; branch %q given explicitly instead of detected %q", o.Branch, ev.Branch)
+			ev.Reason += fmt.Sprintf("; branch %s given explicitly instead of detected %s", echo.Quote(o.Branch), echo.Quote(ev.Branch))
 		} else if ev.System != Local {
-			ev.Reason += fmt.Sprintf("; branch %q given explicitly", o.Branch)
+			ev.Reason += fmt.Sprintf("; branch %s given explicitly", echo.Quote(o.Branch))
 		}
 		ev.Branch, src = o.Branch, "the explicit branch"
 	}
@@ -255,7 +259,7 @@ func finish(ev Event, src string, o Options) (Event, error) {
 		if ev.System == Local {
 			ev.Reason = fmt.Sprintf("local run, kind %s given explicitly", forced)
 			if ev.Branch != "" {
-				ev.Reason += fmt.Sprintf(" for branch %q", ev.Branch)
+				ev.Reason += fmt.Sprintf(" for branch %s", echo.Quote(ev.Branch))
 			}
 		} else if forced != ev.Kind {
 			ev.Reason = fmt.Sprintf("kind %s given explicitly (detected %s: %s)", forced, ev.Kind, ev.Reason)
@@ -281,11 +285,11 @@ func finish(ev Event, src string, o Options) (Event, error) {
 		{"event name", ev.EventName},
 	} {
 		if err := checkText(f.v); err != nil {
-			return Event{}, fmt.Errorf("%s %q: %w", f.name, f.v, err)
+			return Event{}, fmt.Errorf("%s %s: %w", f.name, echo.Quote(f.v), err)
 		}
 	}
 	if ev.SHA != "" && !isHex(ev.SHA) {
-		return Event{}, fmt.Errorf("commit %q is not a 40 or 64 digit hex SHA", ev.SHA) // backstop: detection checks its sources
+		return Event{}, fmt.Errorf("commit %s is not a 40 or 64 digit hex SHA", echo.Quote(ev.SHA)) // backstop: detection checks its sources
 	}
 	return ev, nil
 }
@@ -302,6 +306,15 @@ func checkText(s string) error {
 		}
 	}
 	return nil
+}
+
+// word returns s as it is when it is a short lower-case word (an event or
+// pipeline source name as GitHub and GitLab spell them), else quoted and cut.
+func word(s string) string {
+	if len(s) > 0 && len(s) <= 40 && strings.Trim(s, "abcdefghijklmnopqrstuvwxyz_") == "" {
+		return s
+	}
+	return echo.Quote(s)
 }
 
 // isHex reports whether s is a full SHA-1 (40) or SHA-256 (64) object name.

@@ -202,7 +202,7 @@ func TestDetectGitHubInline(t *testing.T) {
 		{name: "payload array", env: ghRun("create"), payload: ptr(` [{"ref":"x"}]`), wantErr: "not a JSON object"},
 		{name: "payload empty", env: ghRun("create"), payload: ptr(""), wantErr: "not a JSON object"},
 		{name: "missing payload file", env: ghRun("push"),
-			wantErr: `GitHub push event payload "` + evPath + `" (GITHUB_EVENT_PATH): cannot read: open ` + evPath + `: file does not exist`},
+			wantErr: `GitHub push event payload "` + evPath + `" (GITHUB_EVENT_PATH): cannot read: open: file does not exist`},
 		{name: "missing payload file for schedule", env: ghRun("schedule"), wantErr: "cannot read"},
 		{name: "GITHUB_EVENT_PATH unset", env: ghRun("delete", "GITHUB_EVENT_PATH", ""), wantErr: "GitHub delete event: GITHUB_EVENT_PATH is not set"},
 		{name: "GITHUB_EVENT_NAME unset", env: ghRun(""), wantErr: "GITHUB_EVENT_NAME is not set"},
@@ -477,22 +477,42 @@ func TestIsDefaultBranch(t *testing.T) {
 
 func ptr[T any](v T) *T { return &v }
 
-// FuzzDetectGitHubPayload: any payload gives an error or a valid Event, never
-// a panic.
-func FuzzDetectGitHubPayload(f *testing.F) {
-	events := []string{"create", "delete", "push", "pull_request", "pull_request_target", "schedule", "workflow_dispatch"}
+// FuzzEvent: any GitHub payload and GITHUB_REF, any GitLab variables, give
+// an error or a valid Event, never a panic, and every message stays bounded
+// (echoed input is cut). Seeds: testdata/fuzz/FuzzEvent and below.
+func FuzzEvent(f *testing.F) {
 	for i, doc := range []string{
 		prJSONFor("opened"), prJSONFor("closed"),
 		`{"ref":"feature/x","ref_type":"branch","master_branch":"main",` + repoJSON + `}`,
 		`{"ref":"refs/heads/feature/x","before":"` + shaNew + `","after":"` + shaPR + `","created":false,"deleted":false}`,
 		`{"ref":"refs/heads/x","inputs":{}}`, `null`, `{}`,
 	} {
-		f.Add(uint8(i), []byte(doc))
+		f.Add(uint8(i), []byte(doc), "refs/heads/main")
+		f.Add(uint8(i)|0x80, []byte(nil), "feature/x")
 	}
-	f.Fuzz(func(t *testing.T, which uint8, payload []byte) {
-		event := events[int(which)%len(events)]
-		ev, err := Detect(ghRun(event), files(map[string]string{evPath: string(payload)}), Options{})
+	f.Fuzz(func(t *testing.T, which uint8, payload []byte, value string) {
+		var env map[string]string
+		if which&0x80 == 0 {
+			events := []string{"create", "delete", "push", "pull_request", "pull_request_target", "schedule", "workflow_dispatch", value}
+			env = ghRun(events[int(which)%len(events)], "GITHUB_REF", value)
+		} else {
+			sources := []string{"push", "merge_request_event", "schedule", "web", "api", "trigger", value}
+			env = map[string]string{"GITLAB_CI": "true", "CI_PIPELINE_SOURCE": sources[int(which&0x0f)%len(sources)], "CI_COMMIT_BRANCH": value, "CI_PROJECT_ID": "1"}
+			if which&0x40 != 0 {
+				env["CI_ENVIRONMENT_ACTION"], env["CI_ENVIRONMENT_NAME"] = "stop", "review/"+value
+			}
+			if which&0x20 != 0 {
+				env["CI_COMMIT_TAG"] = value
+			}
+			if which&0x10 != 0 {
+				env["CI_MERGE_REQUEST_IID"], env["CI_MERGE_REQUEST_SOURCE_BRANCH_NAME"] = value, value
+			}
+		}
+		ev, err := Detect(env, files(map[string]string{evPath: string(payload)}), Options{})
 		if err != nil {
+			if n := len(err.Error()); n > 2048 {
+				t.Fatalf("a %d-byte error: %.200s", n, err)
+			}
 			return
 		}
 		if ev.Branch != "" && ValidateBranch(ev.Branch) != nil {
@@ -500,6 +520,9 @@ func FuzzDetectGitHubPayload(f *testing.F) {
 		}
 		if ev.Kind.IsBranch() && ev.Branch == "" {
 			t.Fatalf("%s without a branch", ev.Kind)
+		}
+		if n := len(ev.Reason); n > 2048 {
+			t.Fatalf("a %d-byte reason: %.200s", n, ev.Reason)
 		}
 		for _, s := range []string{ev.Reason, ev.Repository, ev.HeadRepository, ev.DefaultBranch} {
 			if err := checkText(s); err != nil {

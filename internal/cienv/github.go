@@ -5,8 +5,11 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io/fs"
 	"reflect"
 	"strings"
+
+	"github.com/astro-ci/astro-ci/internal/report/echo"
 )
 
 // GitHub Actions: https://docs.github.com/en/actions/reference/variables-reference
@@ -59,7 +62,7 @@ type PayloadError struct {
 }
 
 func (e *PayloadError) Error() string {
-	where := fmt.Sprintf("GitHub %s event payload %q (GITHUB_EVENT_PATH)", e.Event, e.Path)
+	where := fmt.Sprintf("GitHub %s event payload %s (GITHUB_EVENT_PATH)", e.Event, echo.Quote(e.Path))
 	if e.Field != "" {
 		return fmt.Sprintf("%s: field %s: %v", where, e.Field, e.Err)
 	}
@@ -83,6 +86,12 @@ func readPayload(env map[string]string, readFile func(string) ([]byte, error), e
 	}
 	data, err := readFile(path)
 	if err != nil {
+		// The path is in the PayloadError already (bounded); the
+		// file system's error would repeat it in full.
+		var pe *fs.PathError
+		if errors.As(err, &pe) {
+			err = fmt.Errorf("%s: %w", pe.Op, pe.Err)
+		}
 		return nil, &PayloadError{Path: path, Event: event, Err: fmt.Errorf("cannot read: %w", err)}
 	}
 	// json.Unmarshal accepts "null" (and leaves the struct empty); the payload
@@ -117,7 +126,7 @@ func detectGitHub(env map[string]string, readFile func(string) ([]byte, error)) 
 	default:
 		// The payload is not read: its shape is unknown and nothing in it matters.
 		ev.Kind = Ignored
-		ev.Reason = fmt.Sprintf("GitHub event %q is not a branch, schedule or manual event", name)
+		ev.Reason = fmt.Sprintf("GitHub event %s is not a branch, schedule or manual event", echo.Quote(name))
 		return ev, "", nil
 	}
 	p, err := readPayload(env, readFile, name, required)
@@ -126,7 +135,7 @@ func detectGitHub(env map[string]string, readFile func(string) ([]byte, error)) 
 	}
 	path := env["GITHUB_EVENT_PATH"]
 	if sha := env["GITHUB_SHA"]; sha != "" && !isHex(sha) {
-		return ev, "", fmt.Errorf("GITHUB_SHA %q is not a commit SHA", sha)
+		return ev, "", fmt.Errorf("GITHUB_SHA %s is not a commit SHA", echo.Quote(sha))
 	}
 	fieldErr := func(field string, err error) error {
 		return &PayloadError{Path: path, Event: name, Field: field, Err: err}
@@ -156,12 +165,12 @@ func detectGitHub(env map[string]string, readFile func(string) ([]byte, error)) 
 			return ev, "", fieldErr("ref_type", errMissing)
 		case "tag":
 			ev.Kind = Ignored
-			ev.Reason = fmt.Sprintf("GitHub %s event for tag %q: previews are for branches", name, p.Ref)
+			ev.Reason = fmt.Sprintf("GitHub %s event for tag %s: previews are for branches", name, echo.Quote(p.Ref))
 			return ev, "", nil
 		case "branch":
 		default:
 			ev.Kind = Ignored
-			ev.Reason = fmt.Sprintf("GitHub %s event for ref_type %q: previews are for branches", name, p.RefType)
+			ev.Reason = fmt.Sprintf("GitHub %s event for ref_type %s: previews are for branches", name, echo.Quote(p.RefType))
 			return ev, "", nil
 		}
 		// The payload carries the short name (github/docs#37014); a
@@ -170,12 +179,12 @@ func detectGitHub(env map[string]string, readFile func(string) ([]byte, error)) 
 		if name == "create" {
 			ev.Kind = BranchCreated
 			ev.SHA = env["GITHUB_SHA"]
-			ev.Reason = fmt.Sprintf("GitHub create event: branch %q created", ev.Branch)
+			ev.Reason = fmt.Sprintf("GitHub create event: branch %s created", echo.Quote(ev.Branch))
 		} else {
 			ev.Kind = BranchDeleted
-			ev.Reason = fmt.Sprintf("GitHub delete event: branch %q deleted", ev.Branch)
+			ev.Reason = fmt.Sprintf("GitHub delete event: branch %s deleted", echo.Quote(ev.Branch))
 		}
-		return ev, fmt.Sprintf("GitHub %s event payload %q field ref", name, path), nil
+		return ev, fmt.Sprintf("GitHub %s event payload %s field ref", name, echo.Quote(path)), nil
 
 	case "push":
 		if p.Ref == "" {
@@ -185,9 +194,9 @@ func detectGitHub(env map[string]string, readFile func(string) ([]byte, error)) 
 		if !ok {
 			ev.Kind = Ignored
 			if tag, isTag := strings.CutPrefix(p.Ref, "refs/tags/"); isTag {
-				ev.Reason = fmt.Sprintf("GitHub push of tag %q: previews are for branches", tag)
+				ev.Reason = fmt.Sprintf("GitHub push of tag %s: previews are for branches", echo.Quote(tag))
 			} else {
-				ev.Reason = fmt.Sprintf("GitHub push to %q, which is not a branch", p.Ref)
+				ev.Reason = fmt.Sprintf("GitHub push to %s, which is not a branch", echo.Quote(p.Ref))
 			}
 			return ev, "", nil
 		}
@@ -205,20 +214,20 @@ func detectGitHub(env map[string]string, readFile func(string) ([]byte, error)) 
 			return ev, "", fieldErr("created", errors.New("both created and deleted are true"))
 		case deleted:
 			ev.Kind = BranchDeleted
-			ev.Reason = fmt.Sprintf("GitHub push deleted branch %q", branch)
+			ev.Reason = fmt.Sprintf("GitHub push deleted branch %s", echo.Quote(branch))
 		case created:
 			ev.Kind = BranchCreated
 			ev.SHA = p.After
-			ev.Reason = fmt.Sprintf("GitHub push created branch %q", branch)
+			ev.Reason = fmt.Sprintf("GitHub push created branch %s", echo.Quote(branch))
 		default:
 			ev.Kind = BranchUpdated
 			ev.SHA = p.After
-			ev.Reason = fmt.Sprintf("GitHub push to branch %q", branch)
+			ev.Reason = fmt.Sprintf("GitHub push to branch %s", echo.Quote(branch))
 		}
 		if ev.SHA != "" && !isHex(ev.SHA) {
-			return ev, "", fieldErr("after", fmt.Errorf("%q is not a commit SHA", ev.SHA))
+			return ev, "", fieldErr("after", fmt.Errorf("%s is not a commit SHA", echo.Quote(ev.SHA)))
 		}
-		return ev, fmt.Sprintf("GitHub push event payload %q field ref", path), nil
+		return ev, fmt.Sprintf("GitHub push event payload %s field ref", echo.Quote(path)), nil
 
 	case "pull_request", "pull_request_target":
 		return githubPullRequest(ev, p, path, fieldErr)
@@ -232,7 +241,7 @@ func detectGitHub(env map[string]string, readFile func(string) ([]byte, error)) 
 		}
 		ev.Reason = "GitHub schedule"
 		if ev.Branch != "" {
-			ev.Reason += fmt.Sprintf(" on branch %q", ev.Branch)
+			ev.Reason += fmt.Sprintf(" on branch %s", echo.Quote(ev.Branch))
 		}
 		return ev, "GITHUB_REF", nil
 
@@ -241,7 +250,7 @@ func detectGitHub(env map[string]string, readFile func(string) ([]byte, error)) 
 		ev.SHA = env["GITHUB_SHA"]
 		ref, src := env["GITHUB_REF"], "GITHUB_REF"
 		if p != nil && p.Ref != "" {
-			ref, src = p.Ref, fmt.Sprintf("GitHub workflow_dispatch event payload %q field ref", path)
+			ref, src = p.Ref, fmt.Sprintf("GitHub workflow_dispatch event payload %s field ref", echo.Quote(path))
 		}
 		switch {
 		case strings.HasPrefix(ref, "refs/heads/"):
@@ -250,9 +259,9 @@ func detectGitHub(env map[string]string, readFile func(string) ([]byte, error)) 
 			ev.Branch, src = env["GITHUB_REF_NAME"], "GITHUB_REF_NAME"
 		}
 		if ev.Branch != "" {
-			ev.Reason = fmt.Sprintf("GitHub workflow_dispatch on branch %q", ev.Branch)
+			ev.Reason = fmt.Sprintf("GitHub workflow_dispatch on branch %s", echo.Quote(ev.Branch))
 		} else if ref != "" {
-			ev.Reason = fmt.Sprintf("GitHub workflow_dispatch on %q, which is not a branch", ref)
+			ev.Reason = fmt.Sprintf("GitHub workflow_dispatch on %s, which is not a branch", echo.Quote(ref))
 		} else {
 			ev.Reason = "GitHub workflow_dispatch"
 		}
@@ -283,7 +292,7 @@ func githubPullRequest(ev Event, p *ghPayload, path string, fieldErr func(string
 	ev.Branch = pr.Head.Ref
 	ev.SHA = pr.Head.SHA
 	if ev.SHA != "" && !isHex(ev.SHA) {
-		return ev, "", fieldErr("pull_request.head.sha", fmt.Errorf("%q is not a commit SHA", ev.SHA))
+		return ev, "", fieldErr("pull_request.head.sha", fmt.Errorf("%s is not a commit SHA", echo.Quote(ev.SHA)))
 	}
 	base := ev.Repository
 	if pr.Base.Repo != nil && pr.Base.Repo.FullName != "" {
@@ -311,12 +320,12 @@ func githubPullRequest(ev Event, p *ghPayload, path string, fieldErr func(string
 		}
 		ev.SHA = "" // the head may be gone; nothing is built from it
 	default:
-		ev.Kind, action = Ignored, fmt.Sprintf("action %q", p.Action)
+		ev.Kind, action = Ignored, fmt.Sprintf("action %s", echo.Quote(p.Action))
 	}
-	what := fmt.Sprintf("GitHub %s #%d %s for branch %q", name, ev.PullRequest, action, ev.Branch)
+	what := fmt.Sprintf("GitHub %s #%d %s for branch %s", name, ev.PullRequest, action, echo.Quote(ev.Branch))
 	switch {
 	case ev.FromFork && ev.HeadRepository != "":
-		what += fmt.Sprintf(" of fork %q", ev.HeadRepository)
+		what += fmt.Sprintf(" of fork %s", echo.Quote(ev.HeadRepository))
 	case ev.FromFork:
 		what += " of a deleted fork"
 	}
@@ -327,7 +336,7 @@ func githubPullRequest(ev Event, p *ghPayload, path string, fieldErr func(string
 		what += "; pull_request_target runs with the base repository's secrets and must not run the head's code"
 	}
 	ev.Reason = what
-	return ev, fmt.Sprintf("GitHub %s event payload %q field pull_request.head.ref", name, path), nil
+	return ev, fmt.Sprintf("GitHub %s event payload %s field pull_request.head.ref", name, echo.Quote(path)), nil
 }
 
 // jsonKind names the JSON type a Go type decodes from, for error messages.

@@ -4,6 +4,8 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
+
+	"github.com/astro-ci/astro-ci/internal/report/echo"
 )
 
 // GitLab CI/CD: https://docs.gitlab.com/ci/variables/predefined_variables/
@@ -33,12 +35,12 @@ func detectGitLab(env map[string]string) (Event, string, error) {
 		return ev, "", errors.New("GITLAB_CI=true but CI_PIPELINE_SOURCE is not set")
 	}
 	if ev.SHA != "" && !isHex(ev.SHA) {
-		return ev, "", fmt.Errorf("CI_COMMIT_SHA %q is not a commit SHA", ev.SHA)
+		return ev, "", fmt.Errorf("CI_COMMIT_SHA %s is not a commit SHA", echo.Quote(ev.SHA))
 	}
 	if iid := env["CI_MERGE_REQUEST_IID"]; iid != "" {
 		n, err := strconv.Atoi(iid)
 		if err != nil || n <= 0 {
-			return ev, "", fmt.Errorf("CI_MERGE_REQUEST_IID %q is not a merge request number", iid)
+			return ev, "", fmt.Errorf("CI_MERGE_REQUEST_IID %s is not a merge request number", echo.Quote(iid))
 		}
 		ev.PullRequest = n
 	}
@@ -48,7 +50,7 @@ func detectGitLab(env map[string]string) (Event, string, error) {
 
 	if tag := env["CI_COMMIT_TAG"]; tag != "" {
 		ev.Kind = Ignored
-		ev.Reason = fmt.Sprintf("GitLab %s pipeline for tag %q: previews are for branches", source, tag)
+		ev.Reason = fmt.Sprintf("GitLab %s pipeline for tag %s: previews are for branches", word(source), echo.Quote(tag))
 		return ev, "", nil
 	}
 	// CI_COMMIT_BRANCH is set in branch pipelines, the source branch variable
@@ -63,11 +65,11 @@ func detectGitLab(env map[string]string) (Event, string, error) {
 	}
 	of := ""
 	if ev.Branch != "" {
-		of = fmt.Sprintf(" for branch %q", ev.Branch)
+		of = fmt.Sprintf(" for branch %s", echo.Quote(ev.Branch))
 	}
 	if ev.FromFork {
 		if ev.HeadRepository != "" {
-			of += fmt.Sprintf(" of fork %q", ev.HeadRepository)
+			of += fmt.Sprintf(" of fork %s", echo.Quote(ev.HeadRepository))
 		} else {
 			of += " of a fork"
 		}
@@ -79,7 +81,7 @@ func detectGitLab(env map[string]string) (Event, string, error) {
 
 	if env["CI_ENVIRONMENT_ACTION"] == "stop" {
 		ev.Kind = BranchDeleted
-		ev.Reason = fmt.Sprintf("GitLab stop job of environment %q%s%s", ev.Environment, of, mr)
+		ev.Reason = fmt.Sprintf("GitLab stop job of environment %s%s%s", echo.Quote(ev.Environment), of, mr)
 		return ev, branchVar, nil
 	}
 	switch source {
@@ -107,7 +109,7 @@ func detectGitLab(env map[string]string) (Event, string, error) {
 		ev.Reason = fmt.Sprintf("GitLab pipeline run from %s%s", map[string]string{"web": "the web UI", "api": "the API"}[source], of)
 	default:
 		ev.Kind = Ignored
-		ev.Reason = fmt.Sprintf("GitLab pipeline source %q is not a branch, schedule or manual pipeline", source)
+		ev.Reason = fmt.Sprintf("GitLab pipeline source %s is not a branch, schedule or manual pipeline", echo.Quote(source))
 	}
 	return ev, branchVar, nil
 }

@@ -38,7 +38,7 @@ func TestTokenUpdate(t *testing.T) {
 	id, _ := h.mint(astrofake.TokenSpec{Name: "deploy-bot", Description: "ships DAGs", Scope: "WORKSPACE", EntityID: wsID, Role: "WORKSPACE_MEMBER", ExpiryDays: 30,
 		ExtraRoles: []astrofake.Role{{EntityType: "DEPLOYMENT", EntityID: depID, Role: "DEPLOYMENT_ADMIN"}}}, false)
 
-	if r := h.run("", "token", "update", "--token-id", id, "--name", "deployer"); r.code != 0 {
+	if r := h.run("", "token", "update", "--token-id", id, "--new-name", "deployer"); r.code != 0 {
 		t.Fatal(r)
 	}
 	tok, _ := h.fake.Token(id)
@@ -105,6 +105,8 @@ func TestTokenWorkspace(t *testing.T) {
 		{[]string{"add", "--workspace-id", ws2, "--role", "WORKSPACE_MEMBER"}, []string{orgRole, "WORKSPACE:" + wsID + ":WORKSPACE_AUTHOR", "WORKSPACE:" + ws2 + ":WORKSPACE_MEMBER"}, "granted"},
 		{[]string{"add", "--workspace-id", wsID, "--role", "WORKSPACE_OPERATOR"}, []string{orgRole, "WORKSPACE:" + wsID + ":WORKSPACE_OPERATOR", "WORKSPACE:" + ws2 + ":WORKSPACE_MEMBER"}, `"WORKSPACE_AUTHOR" -> "WORKSPACE_OPERATOR"`},
 		{[]string{"add", "--workspace-id", wsID, "--role", "WORKSPACE_OPERATOR"}, []string{orgRole, "WORKSPACE:" + wsID + ":WORKSPACE_OPERATOR", "WORKSPACE:" + ws2 + ":WORKSPACE_MEMBER"}, "no change"},
+		{[]string{"update", "--workspace-id", wsID, "--role", "WORKSPACE_ACCESSOR"}, []string{orgRole, "WORKSPACE:" + wsID + ":WORKSPACE_ACCESSOR", "WORKSPACE:" + ws2 + ":WORKSPACE_MEMBER"}, `"WORKSPACE_OPERATOR" -> "WORKSPACE_ACCESSOR"`},
+		{[]string{"update", "--workspace-id", wsID, "-r", "WORKSPACE_OPERATOR"}, []string{orgRole, "WORKSPACE:" + wsID + ":WORKSPACE_OPERATOR", "WORKSPACE:" + ws2 + ":WORKSPACE_MEMBER"}, "changed the role of token"},
 		{[]string{"remove", "--workspace-id", wsID}, []string{orgRole, "WORKSPACE:" + ws2 + ":WORKSPACE_MEMBER"}, "removed"},
 		{[]string{"remove", "--workspace-id", wsID}, []string{orgRole, "WORKSPACE:" + ws2 + ":WORKSPACE_MEMBER"}, "no change"},
 	}
@@ -125,6 +127,17 @@ func TestTokenWorkspace(t *testing.T) {
 			}
 		}
 	}
+	// update does not add: the token has no role in wsID any more.
+	h.fake.ResetRequests()
+	if r := h.run("", "token", "workspace", "update", "--org-token-name", "org-bot", "--workspace-id", wsID, "--role", "WORKSPACE_MEMBER"); r.code != 1 ||
+		!strings.Contains(r.stderr, "has no role on Workspace "+wsID+", so there is none to change: to add it, run astro-ci token workspace add") {
+		t.Fatal(r)
+	}
+	for _, q := range h.fake.Requests() {
+		if q.Method != "GET" {
+			t.Fatalf("a refused update sent %s %s", q.Method, q.Path)
+		}
+	}
 	ws, _ := h.mint(astrofake.TokenSpec{Name: "ws-bot", Scope: "WORKSPACE", EntityID: wsID, Role: "WORKSPACE_MEMBER"}, false)
 	if r := h.run("", "token", "workspace", "add", "--token-id", ws, "--workspace-id", ws2, "--role", "WORKSPACE_MEMBER"); r.code != 1 || !strings.Contains(r.stderr, "only Organization tokens") {
 		t.Fatal(r)
@@ -133,6 +146,8 @@ func TestTokenWorkspace(t *testing.T) {
 		{"token", "workspace"}, {"token", "workspace", "add", "--token-id", id, "--workspace-id", wsID},
 		{"token", "workspace", "add", "--token-id", id, "--workspace-id", wsID, "--role", "DEPLOYMENT_ADMIN"},
 		{"token", "workspace", "remove", "--token-id", id},
+		{"token", "workspace", "update", "--token-id", id, "--workspace-id", wsID},
+		{"token", "workspace", "remove", "--token-id", id, "--workspace-id", wsID, "--role", "WORKSPACE_MEMBER"},
 	} {
 		if r := h.run("", args...); r.code != 2 {
 			t.Errorf("%v: %v", args, r)
@@ -230,7 +245,7 @@ func TestAdminDryRunsChangeNothing(t *testing.T) {
 	}
 	before := h.fake.Snapshot()
 	for _, args := range [][]string{
-		{"token", "update", "--token-id", id, "--name", "x", "--description", "y", "--role", "ORGANIZATION_OWNER", "--dry-run"},
+		{"token", "update", "--token-id", id, "--new-name", "x", "--description", "y", "--role", "ORGANIZATION_OWNER", "--dry-run"},
 		{"token", "workspace", "add", "--token-id", id, "--workspace-id", wsID, "--role", "WORKSPACE_MEMBER", "--dry-run"},
 		{"token", "delete", "--token-id", id, "--force", "--dry-run", "--target", h.target("x")},
 	} {

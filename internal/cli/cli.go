@@ -1,26 +1,30 @@
-// Package cli is astro-ci's command line: it parses commands and flags,
-// reads configuration from the environment, wires the Astro client, the
-// targets and the reporter, and decides the exit code.
+// Package cli is astro-ci's command line: it parses commands and flags
+// (github.com/spf13/cobra), reads configuration from the environment, wires
+// the Astro client, the targets and the reporter, and decides the exit code.
+//
+// The command tree is built anew by every Run (commands.go), without I/O.
+// Each leaf command has an options struct filled by its flags; bindEnv fills
+// what the command line left from ASTRO_CI_<FLAG>; the options' validate
+// refuses bad combinations before anything happens (usage errors, exit 2);
+// then a runner method does the work. See bind.go for how to add a flag.
 package cli
 
 import (
 	"context"
 	"errors"
-	"flag"
-	"fmt"
 	"io"
 	"net/http"
 	"os"
-	"runtime"
 	"sort"
 	"strings"
 	"time"
+
+	"github.com/spf13/cobra"
 
 	"github.com/astro-ci/astro-ci/internal/astro"
 	"github.com/astro-ci/astro-ci/internal/report"
 	"github.com/astro-ci/astro-ci/internal/secret"
 	"github.com/astro-ci/astro-ci/internal/target"
-	"github.com/astro-ci/astro-ci/internal/version"
 )
 
 // Exit codes.
@@ -58,28 +62,6 @@ func EnvMap(environ []string) map[string]string {
 	return m
 }
 
-// command is one leaf command.
-type command struct {
-	path    string // "token rotate"
-	summary string
-	run     func(r *runner, args []string) error
-}
-
-var commands = []command{
-	{"token check", "report expiry of tokens; exit 1 when one is expired or about to", (*runner).tokenCheck},
-	{"token create", "create a token and write its value to targets", (*runner).tokenCreate},
-	{"token rotate", "rotate a token (default: ASTRO_API_TOKEN itself) and write the new value to targets", (*runner).tokenRotate},
-	{"token update", "change a token's name, description or role", (*runner).tokenUpdate},
-	{"token workspace", "add an Organization token to a Workspace, change or remove its role (add|remove)", (*runner).tokenWorkspace},
-	{"token delete", "delete a token (refused when recently used) and the secrets that hold it", (*runner).tokenDelete},
-	{"token list", "list tokens: scope, roles, expiry, last use; marks those astro-ci manages", (*runner).tokenList},
-	{"preview create", "create (or find) the branch's preview Deployment, with its own token", (*runner).previewCreate},
-	{"preview delete", "delete the branch's preview Deployment, its tokens and their secrets", (*runner).previewDelete},
-	{"run", "act on the CI event: preview create/delete on branch events, rotation on schedules", (*runner).runEvent},
-	{"target put", "write a value read from stdin to targets (finishes an interrupted write-back)", (*runner).targetPut},
-	{"version", "print the version", (*runner).versionCmd},
-}
-
 // runner is one invocation.
 type runner struct {
 	m      Main
@@ -90,6 +72,9 @@ type runner struct {
 	stderr io.Writer
 	now    func() time.Time
 	fan    *target.Fanout
+	hc     *http.Client
+	act    activity
+	path   string // the command being run, "token rotate"
 }
 
 // Run runs one astro-ci invocation and returns its exit code. It never
@@ -108,6 +93,8 @@ func (m Main) Run(ctx context.Context, args []string, env map[string]string, std
 	for _, k := range secretEnvNames(env) {
 		red.Add(secret.New(env[k]))
 	}
+	// --format is read before the command line is parsed, so that even a
+	// usage error comes out as JSON when JSON was asked for.
 	format := report.Text
 	if f, ok := findFormat(args, env); ok {
 		if pf, err := report.ParseFormat(f); err == nil {
@@ -118,48 +105,52 @@ func (m Main) Run(ctx context.Context, args []string, env map[string]string, std
 		Stdout: stdout, Stderr: stderr, Format: format, CI: cfg.CI(),
 		Getenv: func(k string) string { return env[k] }, Redactor: red,
 	})
+	r := &runner{m: m, ctx: ctx, env: env, cfg: cfg, rep: rep, stderr: rep.Stderr(), now: m.Now}
 	defer func() {
 		if p := recover(); p != nil {
 			rep.Errorf("internal error: %v", p)
+			f := failure(errors.New("internal error"))
+			f.Kind = kindInternal
+			rep.Fail(f)
 			code = ExitFailed
 		}
 		_ = rep.Close()
 	}()
-	if cfgErr != nil {
-		rep.Errorf("%v", cfgErr)
-		return ExitUsage
+	// A configuration error stops every command, but not --help.
+	root := newRoot(&builder{r: r, cfgErr: cfgErr})
+	if !completing(args) {
+		for _, w := range unknownEnv(root, env) {
+			rep.Warnf("%s", w)
+		}
 	}
-	r := &runner{m: m, ctx: ctx, env: env, cfg: cfg, rep: rep, stderr: rep.Stderr(), now: m.Now}
-
-	cmd, rest, err := lookup(args)
-	if err != nil {
-		rep.Errorf("%v", err)
-		r.usage()
-		return ExitUsage
-	}
-	if cmd == nil {
-		r.usage()
-		return ExitOK
-	}
-	err = cmd.run(r, rest)
-	switch {
-	case err == nil:
-		return ExitOK
-	case errors.Is(err, flag.ErrHelp):
-		return ExitOK
-	case errors.Is(err, errSilentFailure):
-		return ExitFailed
-	case isUsage(err):
-		rep.Errorf("%v", err)
-		return ExitUsage
-	default:
-		rep.Errorf("%v", err)
-		return ExitFailed
-	}
+	root.SetArgs(args)
+	root.SetOut(rep.Stdout())
+	root.SetErr(rep.Stderr())
+	root.SetIn(strings.NewReader("")) // nothing reads stdin through cobra
+	_, err := root.ExecuteC()
+	return r.finish(err)
 }
 
-// errSilentFailure: the command already reported why it failed.
-var errSilentFailure = errors.New("failed")
+// completing reports whether the shell asks for completions (or their
+// script): nothing else may be printed then.
+func completing(args []string) bool {
+	return len(args) > 0 && (args[0] == cobra.ShellCompRequestCmd || args[0] == cobra.ShellCompNoDescRequestCmd || args[0] == "completion")
+}
+
+// finish reports err (human line on stderr, "error" in the JSON document)
+// and returns the exit code.
+func (r *runner) finish(err error) int {
+	if err == nil {
+		return ExitOK
+	}
+	f := failure(err)
+	var rep reportedError
+	if !errors.As(err, &rep) {
+		r.rep.Errorf("%v", err)
+	}
+	r.rep.Fail(f)
+	return f.ExitCode
+}
 
 // secretEnvNames lists environment variables whose values are credentials
 // (…_TOKEN, …_SECRET, …_PASSWORD, …_PRIVATE_KEY, ASTRO_PREVIEW_SECRET_*), so
@@ -180,66 +171,22 @@ func secretEnvNames(env map[string]string) []string {
 	return out
 }
 
+// findFormat finds --format in args before
+// they are parsed, else ASTRO_CI_FORMAT.
 func findFormat(args []string, env map[string]string) (string, bool) {
 	for i, a := range args {
+		if a == "--" {
+			break
+		}
 		if v, ok := strings.CutPrefix(a, "--format="); ok {
 			return v, true
 		}
-		if v, ok := strings.CutPrefix(a, "-format="); ok {
-			return v, true
-		}
-		if (a == "--format" || a == "-format") && i+1 < len(args) {
+		if a == "--format" && i+1 < len(args) {
 			return args[i+1], true
 		}
 	}
 	v, ok := env["ASTRO_CI_FORMAT"]
-	return v, ok && v != ""
-}
-
-func lookup(args []string) (*command, []string, error) {
-	if len(args) == 0 || args[0] == "help" || args[0] == "-h" || args[0] == "--help" {
-		return nil, nil, nil
-	}
-	for n := 2; n >= 1; n-- {
-		if len(args) < n {
-			continue
-		}
-		path := strings.Join(args[:n], " ")
-		for i := range commands {
-			if commands[i].path == path {
-				return &commands[i], args[n:], nil
-			}
-		}
-	}
-	return nil, nil, usagef("unknown command %q", strings.Join(args[:min(2, len(args))], " "))
-}
-
-func (r *runner) usage() {
-	var b strings.Builder
-	b.WriteString("astro-ci: Astro API tokens and preview Deployments from CI, with write-back to GitHub secrets and GitLab variables.\n\nUsage: astro-ci <command> [flags]\n\nCommands:\n")
-	for _, c := range commands {
-		fmt.Fprintf(&b, "  %-16s %s\n", c.path, c.summary)
-	}
-	b.WriteString("\nEvery flag can also be set as ASTRO_CI_<FLAG> in the environment. Secrets come only from the environment\n(ASTRO_API_TOKEN, ...) or stdin. Run 'astro-ci <command> -h' for its flags. Exit codes: 0 done, 1 failed, 2 usage.\n")
-	fmt.Fprint(r.stderr, b.String())
-}
-
-func (r *runner) versionCmd(args []string) error {
-	fs := newFlagSet("version", r.env, r.stderr)
-	fs.formatFlag()
-	if err := fs.parse(args); err != nil {
-		return err
-	}
-	out := struct {
-		Version string `json:"version"`
-		Commit  string `json:"commit,omitempty"`
-		Go      string `json:"go"`
-		OS      string `json:"os"`
-		Arch    string `json:"arch"`
-	}{version.String(), version.Commit, runtime.Version(), runtime.GOOS, runtime.GOARCH}
-	return r.rep.Result(out, func(w io.Writer) {
-		fmt.Fprintf(w, "astro-ci %s (%s, %s/%s)\n", out.Version, out.Go, out.OS, out.Arch)
-	})
+	return strings.TrimSpace(v), ok && strings.TrimSpace(v) != ""
 }
 
 // astroClient builds the Astro client from the environment, refusing an
@@ -265,8 +212,8 @@ func (r *runner) astroClient() (*astro.Client, error) {
 		BaseURL:        r.cfg.APIURL,
 		Token:          tok,
 		OrganizationID: r.cfg.OrganizationID,
-		HTTPClient:     r.m.HTTPClient,
-		Sleep:          r.m.Sleep,
+		HTTPClient:     r.httpClient(),
+		Sleep:          r.sleep,
 	}
 	if r.cfg.Debug {
 		cfg.Trace = func(method, path string, status int, d time.Duration, err error) {

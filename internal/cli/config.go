@@ -1,12 +1,15 @@
 package cli
 
 import (
+	"errors"
 	"fmt"
+	"reflect"
 	"strings"
 
 	"github.com/caarlos0/env/v11"
 
 	"github.com/astro-ci/astro-ci/internal/report"
+	"github.com/astro-ci/astro-ci/internal/report/echo"
 	"github.com/astro-ci/astro-ci/internal/secret"
 )
 
@@ -59,7 +62,7 @@ type Config struct {
 func loadConfig(environ map[string]string) (*Config, error) {
 	var c Config
 	if err := env.ParseWithOptions(&c, env.Options{Environment: environ}); err != nil {
-		return nil, fmt.Errorf("reading the environment: %w", err)
+		return nil, configError(err, environ)
 	}
 	c.APIURL = strings.TrimSpace(c.APIURL)
 	c.TokenVar = "ASTRO_API_TOKEN"
@@ -67,6 +70,29 @@ func loadConfig(environ map[string]string) (*Config, error) {
 		c.APIToken, c.TokenVar = c.APITokenOverride, "ASTRO_CI_API_TOKEN"
 	}
 	return &c, nil
+}
+
+// configError names the variable at fault, echoing its value bounded
+// (caarlos0/env's errors name the Go field and repeat the whole value).
+func configError(err error, environ map[string]string) error {
+	var agg env.AggregateError
+	if !errors.As(err, &agg) {
+		return fmt.Errorf("reading the environment: %w", err)
+	}
+	var errs []error
+	for _, e := range agg.Errors {
+		var pe env.ParseError
+		if !errors.As(e, &pe) {
+			errs = append(errs, e)
+			continue
+		}
+		name := pe.Name
+		if f, ok := reflect.TypeFor[Config]().FieldByName(pe.Name); ok {
+			name = f.Tag.Get("env")
+		}
+		errs = append(errs, fmt.Errorf("%s: %s is not a valid %s", name, echo.Quote(environ[name]), pe.Type))
+	}
+	return errors.Join(errs...)
 }
 
 // CI says which CI system runs us.

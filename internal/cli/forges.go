@@ -24,7 +24,7 @@ func (r *runner) forgeStores() (map[target.Scheme]target.Store, error) {
 	if c.GitHubAppID != "" || !ghToken.IsZero() {
 		cfg := githubstore.Config{
 			BaseURL:    firstNonEmpty(c.GitHubAPIURLOverride, c.GitHubAPIURL),
-			HTTPClient: r.m.HTTPClient,
+			HTTPClient: r.httpClient(),
 			Rand:       r.m.Rand,
 			Now:        r.now,
 			Sleep:      r.m.Sleep,
@@ -50,7 +50,7 @@ func (r *runner) forgeStores() (map[target.Scheme]target.Store, error) {
 		s, err := gitlabstore.New(gitlabstore.Config{
 			BaseURL:    firstNonEmpty(c.GitLabAPIURLOverride, c.GitLabAPIURL),
 			Token:      glToken,
-			HTTPClient: r.m.HTTPClient,
+			HTTPClient: r.httpClient(),
 			Rand:       r.m.Rand,
 		})
 		if err != nil {

@@ -10,43 +10,83 @@ import (
 	"strings"
 	"time"
 
+	"github.com/spf13/cobra"
+
 	"github.com/astro-ci/astro-ci/internal/astro"
 	"github.com/astro-ci/astro-ci/internal/cienv"
 	"github.com/astro-ci/astro-ci/internal/preview"
 	"github.com/astro-ci/astro-ci/internal/report"
+	"github.com/astro-ci/astro-ci/internal/report/echo"
 	"github.com/astro-ci/astro-ci/internal/secret"
 )
 
-// previewFlags are the flags preview create, preview delete and run share.
-type previewFlags struct {
-	base, branch, prefix, tokenRole, dotenv string
-	kind                                    string
-	stop, allowForks, wait, dryRun          bool
-	tokenTargets, secretEnv                 listFlag
-	tokenExpiry                             int
-	timeout, poll                           durationFlag
+// previewOptions are the flags preview create, preview delete and run share.
+type previewOptions struct {
+	create                          bool
+	base, branch, prefix, tokenRole string
+	dotenv                          string
+	allowForks, wait, dryRun        bool
+	tokenTargets, secretEnv         listFlag
+	tokenExpiry                     int
+	timeout, poll                   durationFlag
 }
 
-func (p *previewFlags) register(fs *flagSet, create bool) {
-	fs.StringVar(&p.base, "base-deployment", "", "the Deployment previews copy: its id or its (unique) name")
-	fs.StringVar(&p.branch, "branch", "", "the branch (default: from the CI event)")
-	fs.StringVar(&p.prefix, "name-prefix", "preview-", "start of every preview's name")
-	fs.Var(&p.tokenTargets, "token-target", "where the preview's Deployment API token goes (repeatable; {slug} and {branch} are replaced)")
-	fs.alsoFromEnv("token-target", "ASTRO_CI_TOKEN_TARGETS")
-	fs.BoolVar(&p.allowForks, "allow-forks", false, "also manage previews for pull requests from forks (their branch names are not yours)")
-	fs.BoolVar(&p.stop, "stop", false, "treat this job as the stop job of the branch's review environment (GitLab)")
-	fs.BoolVar(&p.dryRun, "dry-run", false, "print what would change and change nothing")
+func (p *previewOptions) register(c *cobra.Command, create bool) {
+	p.create = create
+	f := c.Flags()
+	f.StringVar(&p.base, "base-deployment", "", "the Deployment previews copy: its `id` or its (unique) name")
+	f.StringVar(&p.branch, "branch", "", "the branch (default: from the CI event)")
+	f.StringVar(&p.prefix, "name-prefix", "preview-", "start of every preview's name")
+	f.Var(&p.tokenTargets, "token-target", "where the preview's Deployment API token goes (repeatable; {slug} and {branch} are replaced)")
+	envAlso(c, "token-target", "ASTRO_CI_TOKEN_TARGETS")
+	f.BoolVar(&p.allowForks, "allow-forks", false, "also manage previews for pull requests from forks (their branch names are not yours)")
+	f.BoolVar(&p.dryRun, "dry-run", false, "print what would change and change nothing")
 	if create {
-		fs.BoolVar(&p.wait, "wait", false, "wait until the preview is HEALTHY")
+		f.BoolVar(&p.wait, "wait", false, "wait until the preview is HEALTHY")
 		p.timeout = durationFlag{20 * time.Minute}
-		fs.Var(&p.timeout, "timeout", "with --wait: give up after this long")
+		f.Var(&p.timeout, "timeout", "with --wait: give up after this long")
 		p.poll = durationFlag{10 * time.Second}
-		fs.Var(&p.poll, "poll-interval", "with --wait: how often to ask Astro")
-		fs.Var(&p.secretEnv, "secret-env", "KEY=ENVVAR: set secret variable KEY on the preview from environment variable ENVVAR (repeatable; ASTRO_PREVIEW_SECRET_<KEY> variables are added too)")
-		fs.StringVar(&p.tokenRole, "token-role", "DEPLOYMENT_ADMIN", "role of the preview's Deployment API token")
-		fs.IntVar(&p.tokenExpiry, "token-expiry-days", 30, "days until the preview's token expires (0: never)")
-		fs.StringVar(&p.dotenv, "dotenv", "", "write PREVIEW_ID, PREVIEW_NAME, PREVIEW_URL to this dotenv file (default preview.env in GitLab CI)")
+		f.Var(&p.poll, "poll-interval", "with --wait: how often to ask Astro")
+		f.Var(&p.secretEnv, "secret-env", "set secret variable KEY on the preview from environment variable ENVVAR: `KEY=ENVVAR` (repeatable; ASTRO_PREVIEW_SECRET_<KEY> variables are added too)")
+		p.tokenRole = "DEPLOYMENT_ADMIN"
+		f.StringVar(&p.tokenRole, "token-role", p.tokenRole, "with --token-target: `role` of the preview's Deployment API token")
+		p.tokenExpiry = 30
+		f.IntVar(&p.tokenExpiry, "token-expiry-days", p.tokenExpiry, "with --token-target: `days` until the preview's token expires (0: never)")
+		f.StringVar(&p.dotenv, "dotenv", "", "write PREVIEW_ID, PREVIEW_NAME, PREVIEW_URL to this dotenv `file` (default preview.env in GitLab CI)")
 	}
+}
+
+// validate refuses what needs no I/O to refuse, including flags the
+// preview would ignore.
+func (p *previewOptions) validate(g given) error {
+	if !p.create {
+		return nil
+	}
+	switch {
+	case !p.wait && g.has("timeout"):
+		return usagef("%s only applies with --wait (the preview is not waited for otherwise): add --wait or drop it", g.label("timeout"))
+	case !p.wait && g.has("poll-interval"):
+		return usagef("%s only applies with --wait: add --wait or drop it", g.label("poll-interval"))
+	case p.wait && p.dryRun:
+		return usagef("%s has nothing to wait for with %s", g.label("wait"), g.label("dry-run"))
+	case len(p.tokenTargets) == 0 && g.has("token-role"):
+		return usagef("%s applies to the preview's token, which is made only with --token-target: add one or drop it", g.label("token-role"))
+	case len(p.tokenTargets) == 0 && g.has("token-expiry-days"):
+		return usagef("%s applies to the preview's token, which is made only with --token-target: add one or drop it", g.label("token-expiry-days"))
+	case p.tokenExpiry < 0 || p.tokenExpiry > 3650:
+		return usagef("%s must be between 1 and 3650 (or 0 for never)", g.label("token-expiry-days"))
+	case p.wait && p.poll.d <= 0:
+		return usagef("%s must be longer than 0", g.label("poll-interval"))
+	}
+	return checkRole(astro.ScopeDeployment, p.tokenRole)
+}
+
+// needs: a --wait needs its --timeout (see builder.deadline).
+func (p *previewOptions) needs() (time.Duration, string) {
+	if !p.wait {
+		return 0, ""
+	}
+	return p.timeout.d, "timeout"
 }
 
 var envKeyRE = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
@@ -59,7 +99,7 @@ func (r *runner) secretEnv(specs []string) (map[string]secret.Value, error) {
 	for k, v := range r.env {
 		if key, ok := strings.CutPrefix(k, prefix); ok && key != "" {
 			if !envKeyRE.MatchString(key) {
-				return nil, usagef("%s: %q is not a valid variable name", k, key)
+				return nil, usagef("%s: %s is not a valid variable name", echo.Quote(k), echo.Quote(key))
 			}
 			out[key] = secret.New(v)
 		}
@@ -67,11 +107,11 @@ func (r *runner) secretEnv(specs []string) (map[string]secret.Value, error) {
 	for _, s := range specs {
 		key, from, ok := strings.Cut(s, "=")
 		if !ok || !envKeyRE.MatchString(key) || !envKeyRE.MatchString(from) {
-			return nil, usagef("--secret-env %q: write KEY=ENVVAR (the value comes from environment variable ENVVAR, never from the command line)", s)
+			return nil, usagef("--secret-env %s: write KEY=ENVVAR (the value comes from environment variable ENVVAR, never from the command line)", echo.Quote(s))
 		}
 		v, present := r.env[from]
 		if !present {
-			return nil, usagef("--secret-env %s: environment variable %s is not set (map the CI secret into the job's environment)", s, from)
+			return nil, usagef("--secret-env %s: environment variable %s is not set (map the CI secret into the job's environment)", echo.Quote(s), from)
 		}
 		out[key] = secret.New(v)
 	}
@@ -82,8 +122,8 @@ func (r *runner) secretEnv(specs []string) (map[string]secret.Value, error) {
 }
 
 // detectEvent turns the CI environment (or the flags) into an event.
-func (r *runner) detectEvent(p *previewFlags, kind cienv.Kind) (cienv.Event, error) {
-	ev, err := cienv.Detect(r.env, os.ReadFile, cienv.Options{Branch: p.branch, Stop: p.stop, Kind: kind})
+func (r *runner) detectEvent(branch string, stop bool, kind cienv.Kind) (cienv.Event, error) {
+	ev, err := cienv.Detect(r.env, os.ReadFile, cienv.Options{Branch: branch, Stop: stop, Kind: kind})
 	if err != nil {
 		if errors.Is(err, cienv.ErrNoKind) || errors.Is(err, cienv.ErrNoBranch) {
 			return ev, usageError{err}
@@ -110,31 +150,48 @@ func (r *runner) previewEngine() (*preview.Engine, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &preview.Engine{Astro: c, Tokens: tokens, Targets: f, Log: observer{r}, Now: r.now, Sleep: r.m.Sleep}, nil
+	return &preview.Engine{Astro: c, Tokens: tokens, Targets: f, Log: observer{r}, Now: r.now, Sleep: r.sleep}, nil
 }
 
-func (r *runner) previewCreate(args []string) error {
-	return r.previewCmd(args, true)
+func (b *builder) previewCmd(create bool) *cobra.Command {
+	o := &previewOptions{}
+	c := &cobra.Command{}
+	if create {
+		c.Use = "create [--base-deployment ID|NAME] [--branch B] [--token-target T...] [--wait]"
+		c.Short = "Create (or find) the branch's preview Deployment, with its own token"
+		c.Long = `Create makes a preview of the base Deployment for the branch of the CI event (or --branch): a copy
+of its configuration (type, cloud, region or cluster, runtime, executor, scheduler, task pod and
+quota settings, worker queues, hibernation schedules, non-secret variables, workload identity),
+named --name-prefix plus a slug of the branch. It is idempotent: an existing preview, found by
+the marker in its description, is reused. With --token-target the preview gets its own
+Deployment API token, written to each target ({slug} and {branch} replaced). Secret variables
+come from --secret-env KEY=ENVVAR and ASTRO_PREVIEW_SECRET_<KEY>. Pull requests from forks are
+refused unless --allow-forks.`
+		c.Example = `  # In a job for a new branch: the preview and its token in an environment secret
+  astro-ci preview create --base-deployment production \
+    --token-target 'github://acme/dags/environments/preview-{slug}/secrets/ASTRO_API_TOKEN?create_environment=true'
+
+  # Outside CI, waiting until it is healthy
+  astro-ci preview create --base-deployment production --branch feature/x --wait --timeout 30m`
+	} else {
+		c.Use = "delete [--base-deployment ID|NAME] [--branch B] [--token-target T...]"
+		c.Short = "Delete the branch's preview Deployment, its tokens and their secrets"
+		c.Long = `Delete removes the branch's preview (found by its marker, not its name), its tokens and the
+targets that hold them (give the same --token-target as create). Already gone is success.`
+		c.Example = `  astro-ci preview delete --base-deployment production --branch feature/x
+  astro-ci preview delete --base-deployment production --token-target 'gitlab://acme/dags/variables/ASTRO_API_TOKEN?environment_scope=review/{slug}'`
+	}
+	o.register(c, create)
+	return b.leaf(c, o, func() error { return b.r.previewCmd(o, create) })
 }
 
-func (r *runner) previewDelete(args []string) error {
-	return r.previewCmd(args, false)
-}
-
-func (r *runner) previewCmd(args []string, create bool) error {
+func (r *runner) previewCmd(p *previewOptions, create bool) error {
 	name := "preview delete"
 	kind := cienv.BranchDeleted
 	if create {
 		name, kind = "preview create", cienv.BranchCreated
 	}
-	fs := newFlagSet(name, r.env, r.stderr)
-	var p previewFlags
-	p.register(fs, create)
-	fs.formatFlag()
-	if err := fs.parse(args); err != nil {
-		return err
-	}
-	ev, err := r.detectEvent(&p, kind)
+	ev, err := r.detectEvent(p.branch, false, kind)
 	if err != nil {
 		return err
 	}
@@ -142,12 +199,12 @@ func (r *runner) previewCmd(args []string, create bool) error {
 		return usagef("%s: no branch: give --branch", name)
 	}
 	if ev.FromFork && !p.allowForks {
-		return fmt.Errorf("refusing a preview for pull request #%d from the fork %s: its branch %q is not a branch of %s (pass --allow-forks to allow)", ev.PullRequest, ev.HeadRepository, ev.Branch, ev.Repository)
+		return fmt.Errorf("refusing a preview for pull request #%d from the fork %s: its branch %s is not a branch of %s (pass --allow-forks to allow)", ev.PullRequest, echo.Quote(ev.HeadRepository), echo.Quote(ev.Branch), echo.Quote(ev.Repository))
 	}
-	return r.doPreview(&p, ev.Branch, create)
+	return r.doPreview(p, ev.Branch, create)
 }
 
-func (r *runner) doPreview(p *previewFlags, branch string, create bool) error {
+func (r *runner) doPreview(p *previewOptions, branch string, create bool) error {
 	if p.base == "" {
 		return usagef("give --base-deployment (the id or name of the Deployment previews copy)")
 	}
@@ -155,20 +212,14 @@ func (r *runner) doPreview(p *previewFlags, branch string, create bool) error {
 		Base: p.base, Branch: branch, NamePrefix: p.prefix, TokenTargets: p.tokenTargets, TargetDefaults: r.targetDefaults(),
 		TokenRole: p.tokenRole, TokenExpiryDays: p.tokenExpiry, Wait: p.wait, Timeout: p.timeout.d, PollInterval: p.poll.d, DryRun: p.dryRun,
 	}
-	if _, _, err := preview.Name(p.prefix, branch); err != nil {
+	_, slug, err := preview.Name(p.prefix, branch)
+	if err != nil {
 		return usageError{err}
 	}
-	_, slug, _ := preview.Name(p.prefix, branch)
 	if _, err := preview.ExpandTargets(p.tokenTargets, slug, branch, r.targetDefaults()); err != nil {
 		return usageError{err}
 	}
 	if create {
-		if p.tokenExpiry < 0 || p.tokenExpiry > 3650 {
-			return usagef("--token-expiry-days must be between 1 and 3650 (or 0 for never)")
-		}
-		if err := checkRole(astro.ScopeDeployment, p.tokenRole); err != nil {
-			return err
-		}
 		se, err := r.secretEnv(p.secretEnv)
 		if err != nil {
 			return err
@@ -189,7 +240,7 @@ func (r *runner) doPreview(p *previewFlags, branch string, create bool) error {
 	return err
 }
 
-func (r *runner) reportPreview(res *preview.Result, p *previewFlags, create bool, runErr error) {
+func (r *runner) reportPreview(res *preview.Result, p *previewOptions, create bool, runErr error) {
 	if res == nil || (runErr != nil && res.BaseID == "") {
 		return // failed before anything was found: the error says it all
 	}
@@ -218,7 +269,7 @@ func (r *runner) reportPreview(res *preview.Result, p *previewFlags, create bool
 		if res.ID != "" {
 			fmt.Fprintf(w, " (%s)", res.ID)
 		}
-		fmt.Fprintf(w, ", preview of %s for branch %q", res.BaseName, res.Branch)
+		fmt.Fprintf(w, ", preview of %s for branch %s", res.BaseName, echo.Quote(res.Branch))
 		if res.Status != "" {
 			fmt.Fprintf(w, ", %s", res.Status)
 		}

@@ -5,6 +5,8 @@ import (
 	"io"
 	"strings"
 
+	"github.com/spf13/cobra"
+
 	"github.com/astro-ci/astro-ci/internal/secret"
 	"github.com/astro-ci/astro-ci/internal/target"
 )
@@ -45,26 +47,46 @@ func (r *runner) fanout() (*target.Fanout, error) {
 		stores[k] = v
 	}
 	// One fan-out per run: stores cache public keys and app tokens.
-	r.fan = &target.Fanout{Stores: stores, Sleep: r.m.Sleep}
+	r.fan = &target.Fanout{Stores: stores, Sleep: r.sleep}
 	return r.fan, nil
+}
+
+// putOptions are target put's flags.
+type putOptions struct{ targets listFlag }
+
+func (o *putOptions) validate(given) error {
+	if len(o.targets) == 0 {
+		return usagef("target put: give at least one --target")
+	}
+	return nil
+}
+
+func (b *builder) targetPutCmd() *cobra.Command {
+	o := &putOptions{}
+	c := &cobra.Command{
+		Use:   "put --target T... < value",
+		Short: "Write a value read from stdin to targets (finishes an interrupted write-back)",
+		Long: `Put writes the value read from stdin to every target, after proving each writable. This is how
+an operator finishes a write-back that failed after an in-place rotation, from the recovery
+blob the rotation printed. The value is never an argument.
+
+Target forms: file:///abs/path (a file, mode 0600, replaced atomically);
+github://OWNER/REPO/secrets/NAME, github://OWNER/REPO/environments/ENV/secrets/NAME,
+github://orgs/ORG/secrets/NAME, github://OWNER/REPO/dependabot/secrets/NAME;
+gitlab://GROUP/PROJECT/variables/KEY[?environment_scope=S], gitlab://groups/GROUP/variables/KEY;
+or a bare NAME: that secret or variable of the repository or project the job runs for.`,
+		Example: `  age -d -i key.txt recovery.age | astro-ci target put --target github://acme/dags/secrets/ASTRO_API_TOKEN`,
+	}
+	targetFlag(c, &o.targets, "where to write the value read from stdin (repeatable)")
+	return b.leaf(c, o, func() error { return b.r.targetPut(o) })
 }
 
 // targetPut writes a value read from stdin to targets: how an operator
 // finishes a write-back that failed after an in-place rotation.
-func (r *runner) targetPut(args []string) error {
-	fs := newFlagSet("target put", r.env, r.stderr)
-	var targets listFlag
-	fs.Var(&targets, "target", "where to write the value read from stdin (repeatable)")
-	fs.alsoFromEnv("target", "ASTRO_CI_TARGETS")
-	if err := fs.parse(args); err != nil {
-		return err
-	}
-	ts, err := r.parseTargets(targets)
+func (r *runner) targetPut(o *putOptions) error {
+	ts, err := r.parseTargets(o.targets)
 	if err != nil {
 		return err
-	}
-	if len(ts) == 0 {
-		return usagef("target put: give at least one --target")
 	}
 	v, err := readSecretStdin(r.m.Stdin)
 	if err != nil {

@@ -8,6 +8,8 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/spf13/cobra"
+
 	"github.com/astro-ci/astro-ci/internal/astro"
 	"github.com/astro-ci/astro-ci/internal/rotation"
 )
@@ -71,71 +73,105 @@ func fmtDays(d *int) string {
 	return fmt.Sprint(*d)
 }
 
-func (r *runner) tokenCheck(args []string) error {
-	fs := newFlagSet("token check", r.env, r.stderr)
-	tokenID := fs.String("token-id", "", "check this token instead of ASTRO_API_TOKEN")
-	all := fs.Bool("all", false, "check every token visible to ASTRO_API_TOKEN")
-	workspaceID := fs.String("workspace-id", "", "with --all: only tokens with a role in this Workspace")
-	warn := durationFlag{14 * 24 * time.Hour}
-	fail := durationFlag{3 * 24 * time.Hour}
-	fs.Var(&warn, "warn-within", "warn when a token expires within this (e.g. 14d)")
-	fs.Var(&fail, "fail-within", "exit 1 when a token expires within this (e.g. 3d)")
-	fs.formatFlag()
-	if err := fs.parse(args); err != nil {
-		return err
+// checkOptions are token check's flags.
+type checkOptions struct {
+	tokenID, workspaceID string
+	all                  bool
+	warn, fail           durationFlag
+}
+
+func (o *checkOptions) validate(g given) error {
+	switch {
+	case o.all && o.tokenID != "":
+		return usagef("token check: %s and %s exclude each other", g.label("all"), g.label("token-id"))
+	case o.workspaceID != "" && !o.all:
+		return usagef("token check: %s needs --all", g.label("workspace-id"))
 	}
-	if *all && *tokenID != "" {
-		return usagef("token check: --all and --token-id exclude each other")
+	return nil
+}
+
+func (b *builder) tokenCheckCmd() *cobra.Command {
+	o := &checkOptions{warn: durationFlag{14 * 24 * time.Hour}, fail: durationFlag{3 * 24 * time.Hour}}
+	c := &cobra.Command{
+		Use:   "check [--token-id ID | --all [--workspace-id W]]",
+		Short: "Report the expiry of tokens; exit 1 when one is expired or about to be",
+		Long: `Check shows id, name, scope, expiry, days left and last use of tokens. Without --token-id or
+--all it checks the token in ASTRO_API_TOKEN itself (if that token may not read token details,
+its expiry comes from its own claims); an expired ASTRO_API_TOKEN is reported without calling
+Astro. It exits 1 when a checked token has expired or expires within --fail-within, and warns
+(an annotation on GitHub) within --warn-within.`,
+		Example: `  # The token in ASTRO_API_TOKEN, in a daily job
+  astro-ci token check
+
+  # Every token the credential can see, as JSON
+  astro-ci token check --all --warn-within 30d --format json`,
 	}
-	if *workspaceID != "" && !*all {
-		return usagef("token check: --workspace-id needs --all")
-	}
+	f := c.Flags()
+	f.StringVar(&o.tokenID, "token-id", "", "check this token instead of ASTRO_API_TOKEN")
+	f.BoolVar(&o.all, "all", false, "check every token visible to ASTRO_API_TOKEN")
+	f.StringVar(&o.workspaceID, "workspace-id", "", "with --all: only tokens with a role in this Workspace")
+	f.Var(&o.warn, "warn-within", "warn when a token expires within this (e.g. 14d)")
+	f.Var(&o.fail, "fail-within", "exit 1 when a token expires within this (e.g. 3d)")
+	return b.leaf(c, o, func() error { return b.r.tokenCheck(o) })
+}
+
+func (r *runner) tokenCheck(o *checkOptions) error {
 	now := r.now().UTC()
 
 	// An expired ASTRO_API_TOKEN is itself the finding: report it without a request.
-	if !*all && *tokenID == "" {
+	if !o.all && o.tokenID == "" {
 		if claims, err := astro.ParseClaims(r.cfg.APIToken); err == nil && claims.CheckExpiry(now) != nil {
-			row := tokenRow{ID: claims.TokenID, Scope: "?", ExpiresAt: claims.ExpiresAt, DaysLeft: daysLeft(claims.ExpiresAt, now), Status: "expired", Note: "ASTRO_API_TOKEN has expired; Astro refuses it"}
-			return r.finishCheck([]tokenRow{row}, warn.d, fail.d)
+			row := tokenRow{ID: claims.TokenID, Scope: "?", ExpiresAt: claims.ExpiresAt, DaysLeft: daysLeft(claims.ExpiresAt, now), Status: "expired", Note: r.cfg.TokenVar + " has expired; Astro refuses it"}
+			return r.finishCheck([]tokenRow{row}, o.warn.d, o.fail.d, claims.TokenID)
 		}
 	}
 	c, err := r.astroClient()
 	if err != nil {
 		return err
 	}
+	selfID := c.Claims().TokenID
 	var rows []tokenRow
 	switch {
-	case *all:
-		toks, err := c.ListTokens(r.ctx, astro.ListTokensOptions{WorkspaceID: *workspaceID})
+	case o.all:
+		toks, err := c.ListTokens(r.ctx, astro.ListTokensOptions{WorkspaceID: o.workspaceID})
 		if err != nil {
 			return fmt.Errorf("listing tokens: %w", err)
 		}
 		for i := range toks {
-			rows = append(rows, rowOf(&toks[i], now, warn.d, fail.d))
+			rows = append(rows, rowOf(&toks[i], now, o.warn.d, o.fail.d))
 		}
 	default:
-		id := *tokenID
+		id := o.tokenID
 		self := id == ""
 		if self {
-			id = c.Claims().TokenID
+			id = selfID
 		}
 		t, err := c.GetToken(r.ctx, id)
 		switch {
 		case err == nil:
-			rows = append(rows, rowOf(t, now, warn.d, fail.d))
+			rows = append(rows, rowOf(t, now, o.warn.d, o.fail.d))
 		case self && astro.StatusCode(err) == 403:
 			// A token that may not read tokens still knows its own expiry.
 			cl := c.Claims()
 			rows = append(rows, tokenRow{ID: cl.TokenID, Scope: "?", ExpiresAt: cl.ExpiresAt, DaysLeft: daysLeft(cl.ExpiresAt, now),
-				Status: status(cl.ExpiresAt, now, warn.d, fail.d), Note: "from the token's own claims (it may not read token details)"})
+				Status: status(cl.ExpiresAt, now, o.warn.d, o.fail.d), Note: "from the token's own claims (it may not read token details)"})
 		default:
 			return fmt.Errorf("reading token %s: %w", id, err)
 		}
 	}
-	return r.finishCheck(rows, warn.d, fail.d)
+	return r.finishCheck(rows, o.warn.d, o.fail.d, selfID)
 }
 
-func (r *runner) finishCheck(rows []tokenRow, warn, fail time.Duration) error {
+// rotateHint is the command that rotates the token of row: the token in
+// ASTRO_API_TOKEN by default, any other by its id.
+func (r *runner) rotateHint(row tokenRow, selfID string) string {
+	if row.ID == selfID && row.ID != "" {
+		return fmt.Sprintf("astro-ci token rotate (it is the token in %s)", r.cfg.TokenVar)
+	}
+	return "astro-ci token rotate --token-id " + row.ID
+}
+
+func (r *runner) finishCheck(rows []tokenRow, warn, fail time.Duration, selfID string) error {
 	var bad []string
 	for _, row := range rows {
 		label := row.ID
@@ -145,10 +181,10 @@ func (r *runner) finishCheck(rows []tokenRow, warn, fail time.Duration) error {
 		switch row.Status {
 		case "expired":
 			r.rep.Errorf("token %s expired at %s", label, fmtTime(row.ExpiresAt))
-			bad = append(bad, row.ID)
+			bad = append(bad, label)
 		case "fail":
-			r.rep.Errorf("token %s expires at %s, within --fail-within %s: rotate it now (astro-ci token rotate)", label, fmtTime(row.ExpiresAt), (&durationFlag{fail}).String())
-			bad = append(bad, row.ID)
+			r.rep.Errorf("token %s expires at %s, within --fail-within %s: rotate it now (%s)", label, fmtTime(row.ExpiresAt), (&durationFlag{fail}).String(), r.rotateHint(row, selfID))
+			bad = append(bad, label)
 		case "warn":
 			r.rep.Warnf("token %s expires at %s, within --warn-within %s", label, fmtTime(row.ExpiresAt), (&durationFlag{warn}).String())
 		}
@@ -180,7 +216,7 @@ func (r *runner) finishCheck(rows []tokenRow, warn, fail time.Duration) error {
 		return err
 	}
 	if len(bad) > 0 {
-		return errSilentFailure
+		return reportedError{fmt.Errorf("%d of %d tokens expired or expire within --fail-within %s: %s", len(bad), len(rows), (&durationFlag{fail}).String(), strings.Join(bad, ", "))}
 	}
 	return nil
 }

@@ -3,9 +3,13 @@ package cli
 import (
 	"fmt"
 	"io"
+	"slices"
 	"strings"
 
+	"github.com/spf13/cobra"
+
 	"github.com/astro-ci/astro-ci/internal/astro"
+	"github.com/astro-ci/astro-ci/internal/report/echo"
 	"github.com/astro-ci/astro-ci/internal/rotation"
 	"github.com/astro-ci/astro-ci/internal/tokenadmin"
 )
@@ -18,45 +22,78 @@ func checkRole(scope astro.Scope, role string) error {
 	return nil
 }
 
-func (r *runner) tokenCreate(args []string) error {
-	fs := newFlagSet("token create", r.env, r.stderr)
-	name := fs.String("name", "", "token name (required)")
-	scope := fs.String("scope", "", "ORGANIZATION, WORKSPACE or DEPLOYMENT (required)")
-	entityID := fs.String("entity-id", "", "the Workspace or Deployment id, for WORKSPACE and DEPLOYMENT scope")
-	role := fs.String("role", "", "role in its scope, e.g. WORKSPACE_OPERATOR, DEPLOYMENT_ADMIN (required)")
-	expiry := fs.Int("expiry-days", 0, "days until the token expires, 1-3650 (0: never)")
-	desc := fs.String("description", "", "token description")
-	dryRun := fs.Bool("dry-run", false, "print the plan and change nothing")
-	var targets listFlag
-	fs.Var(&targets, "target", "where to write the value (repeatable, at least one)")
-	fs.alsoFromEnv("target", "ASTRO_CI_TARGETS")
-	fs.formatFlag()
-	if err := fs.parse(args); err != nil {
-		return err
-	}
-	sc := astro.Scope(strings.ToUpper(*scope))
+// createOptions are token create's flags.
+type createOptions struct {
+	name, scope, entityID, role, desc string
+	expiry                            int
+	dryRun                            bool
+	targets                           listFlag
+	sc                                astro.Scope
+}
+
+func (o *createOptions) validate(g given) error {
+	o.sc = astro.Scope(strings.ToUpper(o.scope))
 	switch {
-	case strings.TrimSpace(*name) == "":
+	case strings.TrimSpace(o.name) == "":
 		return usagef("token create: --name is required")
-	case len(*name) > 256:
-		return usagef("token create: --name is longer than Astro's 256 characters")
-	case !sc.Valid():
-		return usagef("token create: --scope must be ORGANIZATION, WORKSPACE or DEPLOYMENT")
-	case sc != astro.ScopeOrganization && *entityID == "":
-		return usagef("token create: --entity-id (the %s id) is required for scope %s", strings.ToLower(string(sc)), sc)
-	case sc == astro.ScopeOrganization && *entityID != "":
-		return usagef("token create: --entity-id is not used with scope ORGANIZATION")
-	case *expiry < 0 || *expiry > 3650:
-		return usagef("token create: --expiry-days must be between 1 and 3650 (or 0 for a token that never expires)")
+	case len(o.name) > 256:
+		return usagef("token create: %s is longer than Astro's 256 characters", g.label("name"))
+	case !o.sc.Valid():
+		return usagef("token create: %s must be ORGANIZATION, WORKSPACE or DEPLOYMENT, not %s", g.label("scope"), echo.Quote(o.scope))
+	case o.sc != astro.ScopeOrganization && o.entityID == "":
+		return usagef("token create: --entity-id (the %s id) is required for scope %s", strings.ToLower(string(o.sc)), o.sc)
+	case o.sc == astro.ScopeOrganization && o.entityID != "":
+		return usagef("token create: %s is not used with scope ORGANIZATION", g.label("entity-id"))
+	case o.expiry < 0 || o.expiry > 3650:
+		return usagef("token create: %s must be between 1 and 3650 (or 0 for a token that never expires)", g.label("expiry-days"))
 	}
-	if err := checkRole(sc, *role); err != nil {
-		return err
+	return checkRole(o.sc, o.role)
+}
+
+func (b *builder) tokenCreateCmd() *cobra.Command {
+	o := &createOptions{}
+	c := &cobra.Command{
+		Use:   "create --name N --scope S [--entity-id ID] --role R --target T...",
+		Short: "Create a token and write its value to targets",
+		Long: `Create makes an Astro API token and writes its value to every target (at least one: astro-ci
+never prints a value, so without a target it would be lost). Targets are proven writable first
+and the new value is tested against Astro before it is written. The role is checked against
+the scope before any request: ORGANIZATION_OWNER|BILLING_ADMIN|MEMBER|OBSERVE_ADMIN|OBSERVE_MEMBER,
+WORKSPACE_OWNER|OPERATOR|AUTHOR|MEMBER|ACCESSOR, or DEPLOYMENT_ADMIN or a custom Deployment role.`,
+		Example: `  # A Workspace token for deploys, in a repository secret, expiring in 90 days
+  astro-ci token create -n deploy-bot --scope WORKSPACE --entity-id clws123 -r WORKSPACE_OPERATOR \
+    --expiration 90 --target github://acme/dags/secrets/ASTRO_DEPLOY_TOKEN
+
+  # What would happen
+  astro-ci token create -n deploy-bot --scope ORGANIZATION -r ORGANIZATION_MEMBER --target NAME --dry-run`,
 	}
-	ts, err := r.parseTargets(targets)
+	f := c.Flags()
+	f.StringVarP(&o.name, "name", "n", "", "token `name` (required)")
+	f.StringVar(&o.scope, "scope", "", "ORGANIZATION, WORKSPACE or DEPLOYMENT (required)")
+	f.StringVar(&o.entityID, "entity-id", "", "the Workspace or Deployment `id`, for WORKSPACE and DEPLOYMENT scope")
+	f.StringVarP(&o.role, "role", "r", "", "`role` in its scope, e.g. WORKSPACE_OPERATOR, DEPLOYMENT_ADMIN (required)")
+	f.IntVarP(&o.expiry, "expiry-days", "e", 0, "`days` until the token expires, 1-3650 (0: never)")
+	f.StringVarP(&o.desc, "description", "d", "", "token description")
+	f.BoolVar(&o.dryRun, "dry-run", false, "print the plan and change nothing")
+	targetFlag(c, &o.targets, "where to write the value (repeatable, at least one)")
+	alias(c, "expiry-days", "expiration")
+	values(c, "scope", "ORGANIZATION", "WORKSPACE", "DEPLOYMENT")
+	values(c, "role", append(append(slices.Clone(tokenadmin.OrgRoles), tokenadmin.WorkspaceRoles...), "DEPLOYMENT_ADMIN")...)
+	return b.leaf(c, o, func() error { return b.r.tokenCreate(o) })
+}
+
+// targetFlag declares --target (also ASTRO_CI_TARGETS).
+func targetFlag(c *cobra.Command, l *listFlag, usage string) {
+	c.Flags().Var(l, "target", usage+"; forms: file://PATH, github://OWNER/REPO/secrets/NAME, gitlab://PROJECT/variables/KEY, NAME (see README)")
+	envAlso(c, "target", "ASTRO_CI_TARGETS")
+}
+
+func (r *runner) tokenCreate(o *createOptions) error {
+	ts, err := r.parseTargets(o.targets)
 	if err != nil {
 		return err
 	}
-	if len(ts) == 0 && !*dryRun {
+	if len(ts) == 0 && !o.dryRun {
 		return usagef("token create: give at least one --target: astro-ci never prints a token value, so without a target it would be lost")
 	}
 	c, err := r.astroClient()
@@ -68,8 +105,8 @@ func (r *runner) tokenCreate(args []string) error {
 		return err
 	}
 	out, runErr := eng.Create(r.ctx, rotation.CreateRequest{
-		Token:   astro.CreateTokenRequest{Name: *name, Description: *desc, Role: *role, Scope: sc, EntityID: *entityID, ExpiryDays: *expiry},
-		Targets: ts, DryRun: *dryRun,
+		Token:   astro.CreateTokenRequest{Name: o.name, Description: o.desc, Role: o.role, Scope: o.sc, EntityID: o.entityID, ExpiryDays: o.expiry},
+		Targets: ts, DryRun: o.dryRun,
 	})
 	if out.Token != nil {
 		r.rep.Output("token-id", out.Token.ID)
@@ -77,7 +114,7 @@ func (r *runner) tokenCreate(args []string) error {
 	}
 	_ = r.rep.Result(out, func(w io.Writer) {
 		if out.DryRun {
-			fmt.Fprintln(w, "dry run: would")
+			fmt.Fprintln(w, "dry run (nothing was changed); astro-ci would:")
 			for _, p := range out.Plan {
 				fmt.Fprintf(w, "  - %s\n", p)
 			}

@@ -1,13 +1,15 @@
 package cli
 
 import (
-	"flag"
 	"fmt"
 	"io"
 	"strings"
 
+	"github.com/spf13/cobra"
+
 	"github.com/astro-ci/astro-ci/internal/astro"
 	"github.com/astro-ci/astro-ci/internal/recovery"
+	"github.com/astro-ci/astro-ci/internal/report/echo"
 	"github.com/astro-ci/astro-ci/internal/rotation"
 	"github.com/astro-ci/astro-ci/internal/secret"
 	"github.com/astro-ci/astro-ci/internal/target"
@@ -45,63 +47,117 @@ func (r *runner) engine(c *astro.Client) (*rotation.Engine, error) {
 		Log:       observer{r},
 		Now:       r.now,
 		Rand:      r.m.Rand,
-		Sleep:     r.m.Sleep,
+		Sleep:     r.sleep,
 		SelfID:    c.Claims().TokenID,
 		SelfValue: r.cfg.APIToken,
 	}, nil
 }
 
-func (r *runner) tokenRotate(args []string) error {
-	fs := newFlagSet("token rotate", r.env, r.stderr)
-	tokenID := fs.String("token-id", "", "the token to rotate (default: the one in ASTRO_API_TOKEN)")
-	tokenName := fs.String("token-name", "", "the token to rotate, by name")
-	strategy := fs.String("strategy", "overlap", "overlap (new token, zero downtime) or rotate (Astro's in-place rotate)")
-	var within, grace durationFlag
-	fs.Var(&within, "if-expires-within", "rotate only when the token expires within this (e.g. 14d); else exit 0")
-	fs.Var(&grace, "grace", "overlap: keep the superseded token valid this long; a later run deletes it")
-	dryRun := fs.Bool("dry-run", false, "print the plan and change nothing")
-	recipient := fs.String("recovery-recipient", "", "rotate: age public key; the new value is printed encrypted to it before any write")
-	var targets listFlag
-	fs.Var(&targets, "target", "where to write the new value (repeatable; see README for the forms)")
-	fs.alsoFromEnv("target", "ASTRO_CI_TARGETS")
-	fs.formatFlag()
-	if err := fs.parse(args); err != nil {
-		return err
+// rotateOptions are token rotate's flags (and run's on a schedule).
+type rotateOptions struct {
+	tokenID, tokenName, strategy string
+	within, grace                durationFlag
+	dryRun                       bool
+	recipient                    string
+	targets                      listFlag
+
+	strat    rotation.Strategy
+	recovery *recovery.Sealer
+}
+
+func (o *rotateOptions) validate(g given) error {
+	if o.tokenID != "" && o.tokenName != "" {
+		return usagef("token rotate: %s and %s exclude each other", g.label("token-id"), g.label("token-name"))
 	}
-	if *tokenID != "" && *tokenName != "" {
-		return usagef("token rotate: --token-id and --token-name exclude each other")
+	switch o.strategy {
+	case "", string(rotation.Overlap), string(rotation.InPlace):
+	default:
+		return usagef("%s must be overlap or rotate, not %s", g.label("strategy"), echo.Quote(o.strategy))
 	}
-	strat, err := rotation.ParseStrategy(*strategy)
+	strat, err := rotation.ParseStrategy(o.strategy)
 	if err != nil {
 		return usageError{err}
 	}
-	if grace.d > 0 && strat != rotation.Overlap {
-		return usagef("token rotate: --grace needs --strategy overlap (an in-place rotate kills the old value at once)")
+	o.strat = strat
+	if o.grace.d > 0 && strat != rotation.Overlap {
+		return usagef("token rotate: %s needs --strategy overlap (an in-place rotate kills the old value at once)", g.label("grace"))
 	}
-	req := rotation.Request{
-		TokenID: *tokenID, TokenName: *tokenName, Strategy: strat,
-		IfExpiresWithin: within.d, Grace: grace.d, DryRun: *dryRun,
-	}
-	if *recipient != "" {
-		s, err := recovery.Parse(*recipient)
-		if err != nil {
-			return usageError{err}
+	if o.recipient != "" {
+		if strat != rotation.InPlace {
+			return usagef("token rotate: %s is for --strategy rotate: with overlap the old value stays valid until every target holds the new one, so there is nothing to recover; drop it or use --strategy rotate", g.label("recovery-recipient"))
 		}
-		req.Recovery = s
+		s, err := recovery.Parse(o.recipient)
+		if err != nil {
+			return usageError{fmt.Errorf("%s: %w", g.label("recovery-recipient"), err)}
+		}
+		o.recovery = s
 	}
-	if len(targets) == 0 && *tokenID == "" && *tokenName == "" {
+	return nil
+}
+
+func (b *builder) tokenRotateCmd() *cobra.Command {
+	o := &rotateOptions{}
+	c := &cobra.Command{
+		Use:   "rotate [--token-id ID | --token-name NAME] [--strategy overlap|rotate] --target T...",
+		Short: "Rotate a token (default: ASTRO_API_TOKEN itself) and write the new value to targets",
+		Long: `Rotate replaces a token's value and writes the new one to every target. The default token is the
+one in ASTRO_API_TOKEN (self-rotation); in GitHub Actions and GitLab CI its default target is
+ASTRO_API_TOKEN of the repository or project the job runs for.
+
+With --strategy overlap (the default) a new token with the same name, scope, roles and expiry
+period is created, proven, written to every target and marked current; the superseded token is
+deleted then, or with --grace on a later run once the grace has passed, so jobs that already
+read the old value keep working. A run killed at any point leaves every target with a value
+Astro accepts. With --strategy rotate, Astro rotates the token in place (same id, the old value
+dies at once); --recovery-recipient prints the new value encrypted to an age key before any
+write, so that even a killed job leaves a recoverable copy.`,
+		Example: `  # Scheduled self-rotation: only when due, old value valid one more hour
+  astro-ci token rotate --if-expires-within 14d --grace 1h
+
+  # Another token, into a GitHub secret and a GitLab variable
+  astro-ci token rotate --token-name deploy-bot \
+    --target github://acme/dags/secrets/ASTRO_API_TOKEN --target gitlab://acme/dags/variables/ASTRO_API_TOKEN
+
+  # The plan only
+  astro-ci token rotate --dry-run`,
+	}
+	f := c.Flags()
+	f.StringVar(&o.tokenID, "token-id", "", "the token to rotate (default: the one in ASTRO_API_TOKEN)")
+	f.StringVarP(&o.tokenName, "token-name", "t", "", "the token to rotate, by name")
+	o.strategy = string(rotation.Overlap)
+	f.StringVar(&o.strategy, "strategy", o.strategy, "overlap (new token, zero downtime) or rotate (Astro's in-place rotate)")
+	f.Var(&o.within, "if-expires-within", "rotate only when the token expires within this (e.g. 14d); else exit 0")
+	f.Var(&o.grace, "grace", "overlap: keep the superseded token valid this long; a later run deletes it")
+	f.BoolVar(&o.dryRun, "dry-run", false, "print the plan and change nothing")
+	f.StringVar(&o.recipient, "recovery-recipient", "", "rotate: age public `key`; the new value is printed encrypted to it before any write")
+	targetFlag(c, &o.targets, "where to write the new value (repeatable)")
+	values(c, "strategy", "overlap", "rotate")
+	return b.leaf(c, o, func() error { return b.r.tokenRotate(o) })
+}
+
+func (r *runner) tokenRotate(o *rotateOptions) error {
+	req := rotation.Request{
+		TokenID: o.tokenID, TokenName: o.tokenName, Strategy: o.strat,
+		IfExpiresWithin: o.within.d, Grace: o.grace.d, DryRun: o.dryRun,
+	}
+	if o.recovery != nil {
+		req.Recovery = o.recovery
+	}
+	targets := o.targets
+	if len(targets) == 0 && o.tokenID == "" && o.tokenName == "" {
 		// Self-rotation writes back where ASTRO_API_TOKEN comes from in this CI job.
 		if d := r.targetDefaults(); d.GitHubRepository != "" || d.GitLabProject != "" {
 			targets = listFlag{r.cfg.TokenVar}
 		}
 	}
+	var err error
 	if req.Targets, err = r.parseTargets(targets); err != nil {
 		return err
 	}
-	if len(req.Targets) == 0 && !*dryRun {
+	if len(req.Targets) == 0 && !o.dryRun {
 		return usagef("token rotate: give at least one --target for the new value (outside GitHub Actions and GitLab CI there is no default)")
 	}
-	req.Rerun = rerunCommand("token rotate", fs, req.Targets)
+	req.Rerun = o.rerun(req.Targets)
 	c, err := r.astroClient()
 	if err != nil {
 		return err
@@ -115,18 +171,29 @@ func (r *runner) tokenRotate(args []string) error {
 	return runErr
 }
 
-// rerunCommand rebuilds the command line (flags only; no secret is ever a
-// flag) for "to finish, run ..." messages.
-func rerunCommand(path string, fs *flagSet, ts []target.Target) string {
-	parts := []string{"astro-ci", path}
-	fs.Visit(func(f *flag.Flag) {
-		if f.Name == "target" || f.Name == "format" || f.Name == "dry-run" {
-			return
-		}
-		parts = append(parts, fmt.Sprintf("--%s=%s", f.Name, shellQuote(f.Value.String())))
-	})
+// rerun is the command line (flags only; no secret is ever a flag) that
+// finishes the rotation, for "to finish, run ..." messages.
+func (o *rotateOptions) rerun(ts []target.Target) string {
+	parts := []string{"astro-ci token rotate"}
+	add := func(name, v string) { parts = append(parts, fmt.Sprintf("--%s=%s", name, shellQuote(v))) }
+	if o.tokenID != "" {
+		add("token-id", o.tokenID)
+	}
+	if o.tokenName != "" {
+		add("token-name", o.tokenName)
+	}
+	add("strategy", string(o.strat))
+	if o.within.d > 0 {
+		add("if-expires-within", o.within.String())
+	}
+	if o.grace.d > 0 {
+		add("grace", o.grace.String())
+	}
+	if o.recipient != "" {
+		add("recovery-recipient", o.recipient)
+	}
 	for _, t := range ts {
-		parts = append(parts, "--target="+shellQuote(t.String()))
+		add("target", t.String())
 	}
 	return strings.Join(parts, " ")
 }

@@ -31,7 +31,10 @@ func TestVersionAndUsage(t *testing.T) {
 	if r := h.run("", "version", "--format", "json"); r.code != 0 || !json.Valid([]byte(r.stdout)) {
 		t.Fatal(r)
 	}
-	if r := h.run(""); r.code != 0 || !strings.Contains(r.stderr, "token rotate") {
+	if r := h.run(""); r.code != 0 || !strings.Contains(r.stdout, "token") || !strings.Contains(r.stdout, "preview") {
+		t.Fatal(r)
+	}
+	if r := h.run("", "token", "--help"); r.code != 0 || !strings.Contains(r.stdout, "rotate") {
 		t.Fatal(r)
 	}
 	for _, args := range [][]string{{"nope"}, {"token", "frob"}, {"token", "check", "--bogus"}, {"token", "check", "--format", "yaml"}, {"token", "check", "extra"}} {

@@ -6,13 +6,16 @@
 package report
 
 import (
+	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"strings"
 
 	"github.com/sethvargo/go-githubactions"
 
+	"github.com/astro-ci/astro-ci/internal/report/echo"
 	"github.com/astro-ci/astro-ci/internal/secret"
 )
 
@@ -33,7 +36,7 @@ func ParseFormat(s string) (Format, error) {
 	case JSON:
 		return JSON, nil
 	}
-	return "", fmt.Errorf("--format must be text or json, not %q", s)
+	return "", fmt.Errorf("--format must be text or json, not %s", echo.Quote(s))
 }
 
 // CI is the CI system the process runs under, which decides how warnings,
@@ -56,6 +59,27 @@ type Options struct {
 	Redactor       *secret.Redactor
 }
 
+// SchemaVersion is the version of every JSON document astro-ci prints
+// (docs/schema): it changes only when a field changes meaning or goes away.
+const SchemaVersion = 1
+
+// MaxLine bounds every message line (and annotation) the Reporter prints;
+// longer ones are cut, after redaction, with their length said. Echoed input
+// is cut far shorter where it is echoed (package echo); this is the backstop.
+const MaxLine = 4096
+
+// Failure is why a run failed, as the "error" member of the JSON document.
+type Failure struct {
+	Message string `json:"message"`
+	// Kind: usage (exit 2), failed, deadline, interrupted, internal (exit 1).
+	Kind string `json:"kind"`
+	// Target is the address of the target that failed, when one did.
+	Target string `json:"target,omitempty"`
+	// Request is the API request that failed ("GET https://host/path"), when one did.
+	Request  string `json:"request,omitempty"`
+	ExitCode int    `json:"exitCode"`
+}
+
 // Reporter writes everything astro-ci shows. Safe for concurrent use.
 type Reporter struct {
 	red            *secret.Redactor
@@ -69,6 +93,11 @@ type Reporter struct {
 	// mask writes ::add-mask:: lines; it alone bypasses the redactor, since
 	// the command must carry the value to hide it.
 	mask *githubactions.Action
+
+	// JSON: the result and the failure are written together by Close, so
+	// that stdout is one document whatever happens.
+	result  json.RawMessage
+	failure *Failure
 }
 
 // New returns a Reporter. Call Close at the end to flush.
@@ -97,6 +126,10 @@ func New(o Options) *Reporter {
 // Stderr is the redacting writer for human text (flags' usage messages).
 func (r *Reporter) Stderr() io.Writer { return r.stderr }
 
+// Stdout is the redacting writer for results that are not JSON documents
+// (help, completion scripts).
+func (r *Reporter) Stdout() io.Writer { return r.stdout }
+
 // Redactor is the run's redactor.
 func (r *Reporter) Redactor() *secret.Redactor { return r.red }
 
@@ -120,16 +153,22 @@ func (r *Reporter) Secret(v secret.Value) {
 	}
 }
 
+// message formats a line: redacted first, then cut to MaxLine, so that a
+// cut never splits a secret where the redactor could no longer see it.
+func (r *Reporter) message(format string, args ...any) string {
+	return echo.Cut(r.red.Scrub(fmt.Sprintf(format, args...)), MaxLine)
+}
+
 // Infof prints a progress or information line on stderr.
 func (r *Reporter) Infof(format string, args ...any) {
-	fmt.Fprintf(r.stderr, format+"\n", args...)
+	fmt.Fprintln(r.stderr, r.message(format, args...))
 }
 
 // Warnf prints a warning: an annotation on GitHub, a plain line elsewhere.
 func (r *Reporter) Warnf(format string, args ...any) {
-	msg := fmt.Sprintf(format, args...)
+	msg := r.message(format, args...)
 	if r.gha != nil {
-		r.gha.Warningf("%s", r.red.Scrub(msg)) // go-githubactions escapes %, CR and LF
+		r.gha.Warningf("%s", msg) // go-githubactions escapes %, CR and LF
 		return
 	}
 	fmt.Fprintf(r.stderr, "warning: %s\n", msg)
@@ -137,23 +176,69 @@ func (r *Reporter) Warnf(format string, args ...any) {
 
 // Errorf prints an error: an annotation on GitHub, a plain line elsewhere.
 func (r *Reporter) Errorf(format string, args ...any) {
-	msg := fmt.Sprintf(format, args...)
+	msg := r.message(format, args...)
 	if r.gha != nil {
-		r.gha.Errorf("%s", r.red.Scrub(msg))
+		r.gha.Errorf("%s", msg)
 		return
 	}
 	fmt.Fprintf(r.stderr, "error: %s\n", msg)
 }
 
-// Result prints a command's result: JSON of v, or the text that text writes.
+// Result prints a command's result: the text that text writes at once, or
+// JSON of v (which must encode as an object) with "schemaVersion" first,
+// written by Close together with the failure if there is one.
 func (r *Reporter) Result(v any, text func(w io.Writer)) error {
 	if r.format == JSON {
-		enc := json.NewEncoder(r.stdout)
-		enc.SetIndent("", "  ")
-		return enc.Encode(v)
+		b, err := json.Marshal(v)
+		if err != nil {
+			return fmt.Errorf("encoding the result: %w", err)
+		}
+		r.result = b
+		return nil
 	}
 	text(r.stdout)
 	return nil
+}
+
+// Fail records why the run failed; with JSON output it becomes the "error"
+// member of the document (the human line is the caller's, via Errorf).
+func (r *Reporter) Fail(f Failure) {
+	f.Message = echo.Cut(r.red.Scrub(f.Message), MaxLine)
+	r.failure = &f
+}
+
+// document is the JSON stdout carries: {"schemaVersion":1, ...result,
+// "error":{...}}; nil when there is nothing to print.
+func (r *Reporter) document() ([]byte, error) {
+	if r.result == nil && r.failure == nil {
+		return nil, nil
+	}
+	var b bytes.Buffer
+	fmt.Fprintf(&b, `{"schemaVersion":%d`, SchemaVersion)
+	if res := bytes.TrimSpace(r.result); len(res) > 0 {
+		if res[0] != '{' {
+			return nil, errors.New("a JSON result must be an object")
+		}
+		if inner := bytes.TrimSpace(res[1 : len(res)-1]); len(inner) > 0 {
+			b.WriteByte(',')
+			b.Write(inner)
+		}
+	}
+	if r.failure != nil {
+		e, err := json.Marshal(r.failure)
+		if err != nil {
+			return nil, err
+		}
+		b.WriteString(`,"error":`)
+		b.Write(e)
+	}
+	b.WriteByte('}')
+	var out bytes.Buffer
+	if err := json.Indent(&out, b.Bytes(), "", "  "); err != nil {
+		return nil, err
+	}
+	out.WriteByte('\n')
+	return out.Bytes(), nil
 }
 
 // Output sets a step output on GitHub; elsewhere, and when GITHUB_OUTPUT is
@@ -190,14 +275,17 @@ func oneLine(s string) string {
 	return strings.ReplaceAll(s, "_GitHubActionsFileCommandDelimeter_", "")
 }
 
-// Close flushes both streams.
+// Close writes the JSON document, if any, and flushes both streams.
 func (r *Reporter) Close() error {
-	return errorsJoin(r.stdout.Flush(), r.stderr.Flush())
-}
-
-func errorsJoin(a, b error) error {
-	if a != nil {
-		return a
+	var errs []error
+	if r.format == JSON {
+		doc, err := r.document()
+		errs = append(errs, err)
+		if doc != nil {
+			_, err = r.stdout.Write(doc)
+			errs = append(errs, err)
+		}
+		r.result, r.failure = nil, nil
 	}
-	return b
+	return errors.Join(append(errs, r.stdout.Flush(), r.stderr.Flush())...)
 }

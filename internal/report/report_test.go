@@ -99,3 +99,82 @@ func TestParseFormat(t *testing.T) {
 		t.Fatal("yaml accepted")
 	}
 }
+
+func TestJSONResultCarriesSchemaVersionAndError(t *testing.T) {
+	t.Parallel()
+	var stdout, stderr bytes.Buffer
+	red := secret.NewRedactor()
+	red.Add(secret.New(value))
+	r := New(Options{Stdout: &stdout, Stderr: &stderr, Format: JSON, Redactor: red})
+	_ = r.Result(struct {
+		B string `json:"b"`
+		A int    `json:"a"`
+	}{"x", 1}, nil)
+	r.Fail(Failure{Message: "it broke: " + value, Kind: "failed", Target: "github://o/r/secrets/X", ExitCode: 1})
+	if stdout.Len() != 0 {
+		t.Fatal("the JSON result must wait for the outcome")
+	}
+	_ = r.Close()
+	want := `{
+  "schemaVersion": 1,
+  "b": "x",
+  "a": 1,
+  "error": {
+    "message": "it broke: [REDACTED]",
+    "kind": "failed",
+    "target": "github://o/r/secrets/X",
+    "exitCode": 1
+  }
+}
+`
+	if got := stdout.String(); got != want {
+		t.Fatalf("got\n%s", got)
+	}
+}
+
+func TestJSONErrorWithoutResult(t *testing.T) {
+	t.Parallel()
+	var stdout, stderr bytes.Buffer
+	red := secret.NewRedactor()
+	red.Add(secret.New(value))
+	r := New(Options{Stdout: &stdout, Stderr: &stderr, Format: JSON, Redactor: red})
+	r.Fail(Failure{Message: "bad flag " + value, Kind: "usage", ExitCode: 2})
+	_ = r.Close()
+	want := "{\n  \"schemaVersion\": 1,\n  \"error\": {\n    \"message\": \"bad flag [REDACTED]\",\n    \"kind\": \"usage\",\n    \"exitCode\": 2\n  }\n}\n"
+	if stdout.String() != want {
+		t.Fatalf("got\n%s", stdout.String())
+	}
+	// Text: nothing on stdout for a failure.
+	stdout.Reset()
+	r = New(Options{Stdout: &stdout, Stderr: &stderr})
+	r.Fail(Failure{Message: "x", Kind: "usage", ExitCode: 2})
+	_ = r.Close()
+	if stdout.Len() != 0 {
+		t.Fatal(stdout.String())
+	}
+}
+
+// Every line astro-ci prints is bounded, after redaction (a cut must not
+// split a secret so that the redactor no longer sees it).
+func TestLongMessagesAreCutAfterRedaction(t *testing.T) {
+	t.Parallel()
+	for _, ci := range []CI{Local, GitHubActions} {
+		var stdout, stderr bytes.Buffer
+		red := secret.NewRedactor()
+		red.Add(secret.New(value))
+		r := New(Options{Stdout: &stdout, Stderr: &stderr, CI: ci, Redactor: red})
+		long := strings.Repeat("x", MaxLine-10) + value + strings.Repeat("y", 5<<20)
+		r.Errorf("%s", long)
+		r.Warnf("%s", long)
+		r.Infof("%s", long)
+		_ = r.Close()
+		for _, l := range strings.Split(stderr.String(), "\n") {
+			if len(l) > MaxLine+100 {
+				t.Fatalf("%v: a %d-byte line", ci, len(l))
+			}
+		}
+		if strings.Contains(stderr.String(), value[:20]) {
+			t.Fatalf("%v: part of the value leaked", ci)
+		}
+	}
+}

@@ -166,6 +166,21 @@ func replaceRole(roles []astro.Role, entityType, entityID string, r *astro.Role)
 // Organization token's role on a Workspace. The token's Organization role
 // and every other entry stay; a change that changes nothing says so.
 func WorkspaceRole(ctx context.Context, a Astro, t *astro.Token, workspaceID, role string, dryRun bool) (*Outcome, error) {
+	return workspaceRole(ctx, a, t, workspaceID, role, dryRun, false)
+}
+
+// UpdateWorkspaceRole changes the role an Organization token already has on
+// a Workspace (astro workspace token organization-token update). A token
+// without a role there is refused with the command that adds it, so a typo
+// in the Workspace id cannot grant access to another Workspace.
+func UpdateWorkspaceRole(ctx context.Context, a Astro, t *astro.Token, workspaceID, role string, dryRun bool) (*Outcome, error) {
+	if role == "" {
+		return &Outcome{TokenID: t.ID, TokenName: t.Name, Scope: string(t.Scope), DryRun: dryRun}, errors.New("no role to change to")
+	}
+	return workspaceRole(ctx, a, t, workspaceID, role, dryRun, true)
+}
+
+func workspaceRole(ctx context.Context, a Astro, t *astro.Token, workspaceID, role string, dryRun, mustHave bool) (*Outcome, error) {
 	out := &Outcome{TokenID: t.ID, TokenName: t.Name, Scope: string(t.Scope), DryRun: dryRun}
 	if t.Scope != astro.ScopeOrganization {
 		return out, fmt.Errorf("token %s is a %s token: only Organization tokens are added to Workspaces (a Workspace token belongs to its own Workspace; to change its role use astro-ci token update --role)", t.ID, strings.ToLower(string(t.Scope)))
@@ -186,6 +201,8 @@ func WorkspaceRole(ctx context.Context, a Astro, t *astro.Token, workspaceID, ro
 		}
 	}
 	switch {
+	case mustHave && current == "":
+		return out, fmt.Errorf("token %s has no role on Workspace %s, so there is none to change: to add it, run astro-ci token workspace add --token-id %s --workspace-id %s --role %s", t.ID, workspaceID, t.ID, workspaceID, role)
 	case role == "" && current == "":
 		out.NoOp, out.Note = true, fmt.Sprintf("token %s has no role on Workspace %s: nothing to remove", t.ID, workspaceID)
 		return out, nil
