@@ -326,7 +326,10 @@ func (s *Server) AddDeployment(sd SeedDeployment) string {
 		q.ID = cmp.Or(q.ID, queueIDs[i])
 		d.queues = append(d.queues, fillQueue(q, d.typ))
 	}
-	if len(d.queues) == 0 {
+	if d.executor == "KUBERNETES" && len(d.queues) > 0 {
+		panic("astrofake: AddDeployment: a KUBERNETES deployment has no worker queues")
+	}
+	if len(d.queues) == 0 && d.executor != "KUBERNETES" {
 		d.queues = []WorkerQueue{defaultQueue(queueIDs[len(queueIDs)-1], d.typ)}
 	}
 	for _, e := range sd.EnvVars {

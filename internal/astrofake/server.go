@@ -32,6 +32,10 @@ type Options struct {
 	// UIHost is the host suffix of uiUrl, apiUrl, webServerUrl and friends.
 	// Default "astronomer.run".
 	UIHost string
+	// RuntimeReleases are the Astro Runtime versions a new deployment may
+	// ask for, as path.Match patterns ("12.*"); default DefaultRuntimeReleases.
+	// Existing (seeded) deployments may run any version.
+	RuntimeReleases []string
 }
 
 // Server is the fake Astro API. It implements http.Handler (mount it at the
@@ -40,6 +44,7 @@ type Server struct {
 	now        func() time.Time
 	readyAfter time.Duration
 	uiHost     string
+	runtimes   []string // offered for new deployments (Options.RuntimeReleases)
 
 	randMu sync.Mutex
 	rand   io.Reader
@@ -83,6 +88,7 @@ func New(opts Options) *Server {
 		rand:        opts.Rand,
 		readyAfter:  opts.DeploymentReadyAfter,
 		uiHost:      opts.UIHost,
+		runtimes:    opts.RuntimeReleases,
 		orgs:        map[string]*organization{},
 		workspaces:  map[string]*workspace{},
 		clusters:    map[string]*cluster{},
@@ -102,6 +108,9 @@ func New(opts Options) *Server {
 	}
 	if s.uiHost == "" {
 		s.uiHost = "astronomer.run"
+	}
+	if s.runtimes == nil {
+		s.runtimes = DefaultRuntimeReleases
 	}
 	s.key = s.randBytes(32)
 	s.kid = hex.EncodeToString(s.randBytes(8))
