@@ -256,6 +256,7 @@ type SeedDeployment struct {
 	EnvVars              []EnvVar
 	WorkloadIdentity     string
 	ContactEmails        []string
+	RemoteExecution      bool      // remoteExecution.enabled (ASTRO executor)
 	Status               string    // default HEALTHY; "CREATING" follows the ready timer
 	CreatedAt            time.Time // zero = now
 }
@@ -331,6 +332,9 @@ func (s *Server) AddDeployment(sd SeedDeployment) string {
 	}
 	if len(d.queues) == 0 && d.executor != "KUBERNETES" {
 		d.queues = []WorkerQueue{defaultQueue(queueIDs[len(queueIDs)-1], d.typ)}
+	}
+	if sd.RemoteExecution {
+		d.remote = &remoteExec{enabled: true, allowed: []string{}}
 	}
 	for _, e := range sd.EnvVars {
 		d.env = append(d.env, envVar{key: e.Key, value: e.Value, secret: e.IsSecret, updatedAt: created})

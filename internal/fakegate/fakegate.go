@@ -59,7 +59,8 @@ func Match(label, method, pathRE string) Matcher {
 	return Matcher{Label: label, Method: method, path: regexp.MustCompile("^(?:" + pathRE + ")$"), text: label + " " + method + " " + pathRE}
 }
 
-func (m Matcher) matches(label, method, path string) bool {
+// Matches reports whether m picks a request.
+func (m Matcher) Matches(label, method, path string) bool {
 	return m.Label == label && (m.Method == "" || m.Method == method) && m.path.MatchString(path)
 }
 
@@ -106,6 +107,17 @@ func (r *Recorder) addHold(m Matcher, after bool, round int) *Hold {
 	r.holds = append(r.holds, h)
 	r.mu.Unlock()
 	return h
+}
+
+// ReleaseAll releases every hold, taken or not: a test that fails while
+// requests are held calls it (t.Cleanup) so servers can shut down.
+func (r *Recorder) ReleaseAll() {
+	r.mu.Lock()
+	hs := slices.Clone(r.holds)
+	r.mu.Unlock()
+	for _, h := range hs {
+		h.Release()
+	}
 }
 
 // Entries returns a copy of the log in start order.
@@ -172,7 +184,7 @@ func (r *Recorder) arrive(label string, req *http.Request) (*Entry, *Hold) {
 	r.entries = append(r.entries, e)
 	var hold *Hold
 	for _, h := range r.holds {
-		if !h.taken && h.m.matches(label, req.Method, req.URL.Path) {
+		if !h.taken && h.m.Matches(label, req.Method, req.URL.Path) {
 			h.taken, h.entry, hold = true, e, h
 			break
 		}
