@@ -238,6 +238,8 @@ func ops(es []fakegate.Entry, label string) []string {
 	return out
 }
 
-func matchEntry(m fakegate.Matcher, e fakegate.Entry) bool { return m.Matches(e.Label, e.Method, e.Path) }
+func matchEntry(m fakegate.Matcher, e fakegate.Entry) bool {
+	return m.Matches(e.Label, e.Method, e.Path)
+}
 
 func chainOf(w *world) int { return fakegate.Chain(w.gate.Entries()) }
