@@ -35,7 +35,6 @@ type Entry struct {
 	Path   string
 	Start  int
 	End    int // 0 while in flight
-	Status int
 }
 
 func (e Entry) String() string { return e.Label + " " + e.Method + " " + e.Path }
@@ -158,9 +157,7 @@ func (r *Recorder) Wrap(label string, h http.Handler) http.Handler {
 			<-hold.release
 		}
 		if hold == nil || !hold.after {
-			sw := &statusWriter{ResponseWriter: w}
-			h.ServeHTTP(sw, req)
-			e.Status = sw.status
+			h.ServeHTTP(w, req)
 			return
 		}
 		buf := &bufferWriter{header: http.Header{}}
@@ -170,7 +167,6 @@ func (r *Recorder) Wrap(label string, h http.Handler) http.Handler {
 		for k, v := range buf.header {
 			w.Header()[k] = v
 		}
-		e.Status = buf.status
 		w.WriteHeader(buf.status)
 		_, _ = w.Write(buf.body.Bytes())
 	})
@@ -207,27 +203,6 @@ func (r *Recorder) leave(e *Entry) {
 	e.End = r.tick
 	r.mu.Unlock()
 }
-
-type statusWriter struct {
-	http.ResponseWriter
-	status int
-}
-
-func (s *statusWriter) WriteHeader(code int) {
-	if s.status == 0 {
-		s.status = code
-	}
-	s.ResponseWriter.WriteHeader(code)
-}
-
-func (s *statusWriter) Write(b []byte) (int, error) {
-	if s.status == 0 {
-		s.status = http.StatusOK
-	}
-	return s.ResponseWriter.Write(b)
-}
-
-func (s *statusWriter) Unwrap() http.ResponseWriter { return s.ResponseWriter }
 
 type bufferWriter struct {
 	header http.Header

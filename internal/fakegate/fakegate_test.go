@@ -28,6 +28,17 @@ func get(t *testing.T, srv *httptest.Server, path string) {
 	res.Body.Close()
 }
 
+// run runs s for at most d.
+func run(s *Script, d time.Duration) <-chan error {
+	done := make(chan error, 1)
+	go func() {
+		ctx, cancel := context.WithTimeout(context.Background(), d)
+		defer cancel()
+		done <- s.Run(ctx)
+	}()
+	return done
+}
+
 // A product that sends /a and /b together, then /c: two rounds.
 func parallelThenC(t *testing.T, srv *httptest.Server) {
 	var wg sync.WaitGroup
@@ -43,10 +54,7 @@ func TestScriptPinsRounds(t *testing.T) {
 	t.Parallel()
 	r, srv := server(t)
 	s := r.Script([]Matcher{Match("x", "GET", "/a"), Match("x", "GET", "/b")}, []Matcher{Match("x", "GET", "/c")})
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	done := make(chan error)
-	go func() { done <- s.Run(ctx) }()
+	done := run(s, 10*time.Second)
 	parallelThenC(t, srv)
 	if err := <-done; err != nil {
 		t.Fatal(err)
@@ -61,10 +69,7 @@ func TestScriptReportsSerialisedRound(t *testing.T) {
 	t.Parallel()
 	r, srv := server(t)
 	s := r.Script([]Matcher{Match("x", "GET", "/a"), Match("x", "GET", "/b")})
-	ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
-	defer cancel()
-	done := make(chan error)
-	go func() { done <- s.Run(ctx) }()
+	done := run(s, 300*time.Millisecond)
 	get(t, srv, "/a") // held until the round fills: /b never comes while it is
 	get(t, srv, "/b")
 	if err := <-done; err == nil || !strings.Contains(err.Error(), "round 1") {
@@ -77,10 +82,7 @@ func TestScriptReportsEarlyAndUnscripted(t *testing.T) {
 	r, srv := server(t)
 	// /c does not wait for /a and /b, yet the script puts it in round 2.
 	s := r.Script([]Matcher{Match("x", "GET", "/a"), Match("x", "GET", "/b")}, []Matcher{Match("x", "GET", "/c")})
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	done := make(chan error)
-	go func() { done <- s.Run(ctx) }()
+	done := run(s, 10*time.Second)
 	var wg sync.WaitGroup
 	wg.Add(1)
 	go func() { defer wg.Done(); get(t, srv, "/c") }() // held for round 2, reported early: it arrived while round 1 was filling

@@ -20,6 +20,15 @@ var (
 	ghKey  = gh("GET", envPath+`/secrets/public-key`)
 )
 
+// seedPreview makes the preview of feature/x with its environment-secret
+// target, as an earlier run would.
+func (w *world) seedPreview() *Result {
+	w.t.Helper()
+	w.gh.AddEnvironment("acme", "app", "preview-feature-x")
+	first := w.run("first")
+	return w.must(<-first.start(w.ctx(), w.request("feature/x", envTarget)), "first", first)
+}
+
 // script runs f under the rounds and fails on any violation: each round's
 // requests in flight together, each waiting for the round before.
 func (w *world) script(f func() error, rounds ...[]fakegate.Matcher) {
@@ -77,9 +86,7 @@ func TestCreateChain(t *testing.T) {
 func TestCreateChainWhenThePreviewExists(t *testing.T) {
 	t.Parallel()
 	w := newWorld(t, stdBase())
-	w.gh.AddEnvironment("acme", "app", "preview-feature-x")
-	first := w.run("first")
-	w.must(<-first.start(w.ctx(), w.request("feature/x", envTarget)), "first", first)
+	w.seedPreview()
 	w.clock.Advance(time.Hour)
 	r := w.run("A")
 	w.script(func() error {
@@ -104,9 +111,7 @@ func TestCreateChainWhenThePreviewExists(t *testing.T) {
 func TestDeleteChain(t *testing.T) {
 	t.Parallel()
 	w := newWorld(t, stdBase())
-	w.gh.AddEnvironment("acme", "app", "preview-feature-x")
-	first := w.run("first")
-	w.must(<-first.start(w.ctx(), w.request("feature/x", envTarget)), "first", first)
+	w.seedPreview()
 	r := w.run("A")
 	w.script(func() error {
 		_, err := r.Delete(w.ctx(), w.request("feature/x", envTarget))
@@ -127,9 +132,7 @@ func TestDeleteChain(t *testing.T) {
 func TestDeleteKeepsThePreviewWhileATargetRemains(t *testing.T) {
 	t.Parallel()
 	w := newWorld(t, stdBase())
-	w.gh.AddEnvironment("acme", "app", "preview-feature-x")
-	first := w.run("first")
-	res := w.must(<-first.start(w.ctx(), w.request("feature/x", envTarget)), "first", first)
+	res := w.seedPreview()
 	r := w.run("A")
 	w.gh.InjectFault(githubfake.Fault{Method: "DELETE", PathPrefix: "/repos/acme/app/environments", Status: 403})
 	if _, err := r.Delete(w.ctx(), w.request("feature/x", envTarget)); err == nil {

@@ -88,42 +88,39 @@ func (e *Engine) Delete(ctx context.Context, req Request) (*Result, error) {
 
 	// 2. Tokens and Deployments together: a token deleted with its
 	// Deployment answers 404 to its own delete, which is success.
-	var mu sync.Mutex
-	record := func(f func()) {
-		mu.Lock()
-		defer mu.Unlock()
-		f()
-	}
+	dels := make([]func() error, 0, len(toks)+len(previews))
 	for _, t := range toks {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			err := e.Astro.DeleteToken(ctx, t.ID)
-			record(func() {
-				if err != nil && !astro.IsNotFound(err) {
-					errs = append(errs, fmt.Errorf("deleting token %s of preview %s: %w", t.ID, t.EntityID(), err))
-					return
-				}
-				res.Deleted = append(res.Deleted, t.ID)
-			})
-		}()
+		dels = append(dels, func() error { return e.Astro.DeleteToken(ctx, t.ID) })
 	}
-	deleted := make([]bool, len(previews))
-	for i, p := range previews {
+	for _, p := range previews {
+		dels = append(dels, func() error { return e.Astro.DeleteDeployment(ctx, p.ID) })
+	}
+	failed := make([]error, len(dels))
+	for i, del := range dels {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			err := e.Astro.DeleteDeployment(ctx, p.ID)
-			record(func() {
-				if err != nil && !astro.IsNotFound(err) {
-					errs = append(errs, fmt.Errorf("deleting preview %s: %w", p.ID, err))
-					return
-				}
-				deleted[i] = true
-			})
+			if err := del(); err != nil && !astro.IsNotFound(err) {
+				failed[i] = err
+			}
 		}()
 	}
 	wg.Wait()
+	for i, t := range toks {
+		if failed[i] != nil {
+			errs = append(errs, fmt.Errorf("deleting token %s of preview %s: %w", t.ID, t.EntityID(), failed[i]))
+			continue
+		}
+		res.Deleted = append(res.Deleted, t.ID)
+	}
+	deleted := make([]bool, len(previews))
+	for i, p := range previews {
+		if err := failed[len(toks)+i]; err != nil {
+			errs = append(errs, fmt.Errorf("deleting preview %s: %w", p.ID, err))
+			continue
+		}
+		deleted[i] = true
+	}
 	slices.Sort(res.Deleted)
 	for i, p := range previews {
 		if deleted[i] {
