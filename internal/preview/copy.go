@@ -146,9 +146,9 @@ func runtimeRefused(err error, version string, given bool) error {
 		return nil
 	}
 	if given {
-		return fmt.Errorf("Astro Runtime %s (--runtime-version): Astro no longer offers it for new Deployments: %w; pass --runtime-version with a version Astro offers", version, err)
+		return fmt.Errorf("runtime %s (--runtime-version): Astro no longer offers it for new Deployments: %w; pass --runtime-version with a version Astro offers", version, err)
 	}
-	return fmt.Errorf("Astro Runtime %s, the base Deployment's: Astro no longer offers it for new Deployments: %w; pass --runtime-version with a version it offers "+
+	return fmt.Errorf("the base Deployment's Astro Runtime %s: Astro no longer offers it for new Deployments: %w; pass --runtime-version with a version it offers "+
 		"(the preview starts on it; the branch's image decides what runs once it is deployed)", version, err)
 }
 
