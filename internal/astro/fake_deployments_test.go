@@ -197,7 +197,7 @@ func TestFakeDeploymentLifecycle(t *testing.T) {
 	// Update: a full replacement, as UpdateStandardDeploymentRequest requires.
 	upd := DeploymentRequest{
 		Type: "STANDARD", Name: "preview-pr-7-renamed", WorkspaceID: fxWS1,
-		Executor: "KUBERNETES", SchedulerSize: "MEDIUM",
+		Executor: "ASTRO", SchedulerSize: "MEDIUM",
 		IsCicdEnforced: ptr(true), IsDagDeployEnabled: ptr(false), IsHighAvailability: ptr(true),
 		WorkerQueues: []WorkerQueueRequest{
 			{ID: g.WorkerQueues[0].ID, Name: "default", IsDefault: true, AstroMachine: "A10", MinWorkerCount: 1, MaxWorkerCount: 4, WorkerConcurrency: 6},
@@ -212,7 +212,7 @@ func TestFakeDeploymentLifecycle(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if u.ID != d.ID || u.Name != "preview-pr-7-renamed" || u.Executor != "KUBERNETES" || u.SchedulerSize != "MEDIUM" || !u.IsCicdEnforced ||
+	if u.ID != d.ID || u.Name != "preview-pr-7-renamed" || u.Executor != "ASTRO" || u.SchedulerSize != "MEDIUM" || !u.IsCicdEnforced ||
 		u.IsDagDeployEnabled || u.IsHighAvailability == nil || !*u.IsHighAvailability || u.Description != "" || u.Status != "HEALTHY" {
 		t.Fatalf("updated = %+v", u)
 	}
@@ -231,7 +231,7 @@ func TestFakeDeploymentLifecycle(t *testing.T) {
 	}
 	di, _ := e.fake.Deployment(d.ID)
 	if di.SecretEnv["API_KEY"] != apiKey || di.Env["PLAIN"] != "two" || di.Env["NEW"] != "3" || di.Env["TO_DROP"] != "" ||
-		!di.IsCicdEnforced || di.IsDagDeployEnabled || !di.IsHighAvailability || di.Executor != "KUBERNETES" || di.SchedulerSize != "MEDIUM" {
+		!di.IsCicdEnforced || di.IsDagDeployEnabled || !di.IsHighAvailability || di.Executor != "ASTRO" || di.SchedulerSize != "MEDIUM" {
 		t.Fatalf("fake state after update: %+v", di)
 	}
 

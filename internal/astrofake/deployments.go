@@ -487,7 +487,12 @@ func (s *Server) parseDeploymentReq(req *wireDeploymentReq, typ string, update b
 		}
 		sp.taskPodNodePoolID = str(req.TaskPodNodePoolID)
 	}
-	// Worker queues.
+	// Worker queues. The KubernetesExecutor has none (inferred, see
+	// kubernetesHasNoQueues): each task runs in its own pod.
+	if req.WorkerQueues != nil && sp.executor == "KUBERNETES" {
+		fe.add("workerQueues", "executor", "worker queues are not available with the KUBERNETES executor, which runs each task in its own pod: "+
+			"size task pods with defaultTaskPodCpu and defaultTaskPodMemory (taskPodNodePoolId on Hybrid) and send no workerQueues")
+	}
 	if req.WorkerQueues != nil {
 		qs := *req.WorkerQueues
 		if len(qs) == 0 {
@@ -679,6 +684,8 @@ func (s *Server) createDeployment(c *call) (int, any) {
 	if len(sp.schedules) > 0 && !sp.isDev {
 		fe.add("scalingSpec", "development", "hibernation is available only for development-mode deployments (isDevelopmentMode)")
 	}
+	s.checkRuntimeOffered(req.AstroRuntimeVersion, &fe)
+	s.checkWorkloadIdentity(sp.workloadIdentity, "", &fe)
 	if len(fe) > 0 {
 		return fe.response()
 	}
@@ -745,7 +752,7 @@ func (s *Server) applySpec(d *deployment, sp depSpec, now time.Time, by wireSubj
 		}
 		queues = append(queues, fillQueue(wq, d.typ))
 	}
-	if len(queues) == 0 {
+	if len(queues) == 0 && d.executor != "KUBERNETES" {
 		queues = []WorkerQueue{defaultQueue(s.newID(), d.typ)}
 	}
 	d.queues = queues
@@ -830,6 +837,7 @@ func (s *Server) updateDeployment(c *call) (int, any) {
 			fe.add(fmt.Sprintf("workerQueues[%d].id", i), "not_found", "worker queue %s not found on this deployment", *q.ID)
 		}
 	}
+	s.checkWorkloadIdentity(sp.workloadIdentity, d.id, &fe)
 	stored := map[string]bool{}
 	for _, e := range d.env {
 		stored[e.key] = true

@@ -147,6 +147,38 @@
 //     TestRegistryMountsAcrossRepositoriesOrFallsBackToAnUpload,
 //     TestImageAndDAGFinalizeNeedsThePushedTagAndSwitchesTheImage).
 //
+// Deployment inferences with their evidence, each pinned by the test named:
+//
+//   - KubernetesExecutor: no worker queues. A create or update with
+//     executor KUBERNETES and workerQueues is a 400 on workerQueues; such a
+//     deployment comes back with an empty list, and switching an existing one
+//     to KUBERNETES drops its queues. Evidence: terraform-provider-astro's
+//     live acceptance tests (resource_deployment_test.go) assert no
+//     worker_queues for KUBERNETES deployments, hosted and hybrid; astro-cli
+//     refuses worker_queues with KubernetesExecutor before sending
+//     (fromfile.go errNoUseWorkerQueues, errUseDefaultWorkerType).
+//     TestInferredKubernetesExecutorHasNoWorkerQueues.
+//   - Runtime versions: a create asking for an astroRuntimeVersion outside
+//     Options.RuntimeReleases (default 12.*, 13.*, 3.*) is a 400 with a
+//     fieldError on astroRuntimeVersion whose message lists what is offered;
+//     updates and seeded deployments keep any version. Evidence: Astronomer's
+//     "Run a deprecated Astro Runtime" docs (astronomer/docs PRs #3553, #3595:
+//     deprecated versions need Astronomer's permission and "the Astro API
+//     returns a failure" for some), astro-cli issue #1449 (a preview on an
+//     older runtime is refused; the error tells what can be created), and
+//     astro-cli validating versions against deployment-options
+//     runtimeReleases. The exact message is not documented.
+//     TestInferredRuntimeNotOfferedForNewDeploymentsIsRefused.
+//   - Workload identity: effectiveWorkloadIdentity is "either
+//     user-configured or Astronomer-provided default" (spec); without
+//     workloadIdentity a deployment gets its own default (terraform: "if it
+//     is not provided the workload identity will be assigned automatically").
+//     A create or update naming another deployment's Astronomer-managed
+//     default identity is a 400 on workloadIdentity: that role lives in
+//     Astronomer's account and trusts only its own deployment. A
+//     customer-managed identity is accepted and echoed.
+//     TestInferredWorkloadIdentityIsOwnUnlessSetAndNeverAnothersDefault.
+//
 // # Test hooks
 //
 // Options.Now drives the clock (expiry, lastUsedAt, CREATING→HEALTHY after

@@ -260,6 +260,7 @@ type SeedDeployment struct {
 	EnvVars              []EnvVar
 	WorkloadIdentity     string
 	ContactEmails        []string
+	RemoteExecution      bool      // remoteExecution.enabled (ASTRO executor)
 	Status               string    // default HEALTHY; "CREATING" follows the ready timer
 	CreatedAt            time.Time // zero = now
 }
@@ -330,8 +331,14 @@ func (s *Server) AddDeployment(sd SeedDeployment) string {
 		q.ID = cmp.Or(q.ID, queueIDs[i])
 		d.queues = append(d.queues, fillQueue(q, d.typ))
 	}
-	if len(d.queues) == 0 {
+	if d.executor == "KUBERNETES" && len(d.queues) > 0 {
+		panic("astrofake: AddDeployment: a KUBERNETES deployment has no worker queues")
+	}
+	if len(d.queues) == 0 && d.executor != "KUBERNETES" {
 		d.queues = []WorkerQueue{defaultQueue(queueIDs[len(queueIDs)-1], d.typ)}
+	}
+	if sd.RemoteExecution {
+		d.remote = &remoteExec{enabled: true, allowed: []string{}}
 	}
 	for _, e := range sd.EnvVars {
 		d.env = append(d.env, envVar{key: e.Key, value: e.Value, secret: e.IsSecret, updatedAt: created})

@@ -42,6 +42,10 @@ type Options struct {
 	// RegistryRefusesMount makes the registry answer every cross-repository
 	// mount with an ordinary upload, as registries may.
 	RegistryRefusesMount bool
+	// RuntimeReleases are the Astro Runtime versions a new deployment may
+	// ask for, as path.Match patterns ("12.*"); default DefaultRuntimeReleases.
+	// Existing (seeded) deployments may run any version.
+	RuntimeReleases []string
 }
 
 // Server is the fake Astro API. It implements http.Handler (mount it at the
@@ -50,6 +54,7 @@ type Server struct {
 	now        func() time.Time
 	readyAfter time.Duration
 	uiHost     string
+	runtimes   []string // offered for new deployments (Options.RuntimeReleases)
 
 	regHost        string
 	dagDeployAfter time.Duration
@@ -104,6 +109,7 @@ func New(opts Options) *Server {
 		uiHost:      opts.UIHost,
 		regHost:     opts.RegistryHost,
 		refuseMount: opts.RegistryRefusesMount,
+		runtimes:    opts.RuntimeReleases,
 
 		dagDeployAfter: opts.DAGDeployAfter,
 		orgs:           map[string]*organization{},
@@ -125,6 +131,9 @@ func New(opts Options) *Server {
 	}
 	if s.uiHost == "" {
 		s.uiHost = "astronomer.run"
+	}
+	if s.runtimes == nil {
+		s.runtimes = DefaultRuntimeReleases
 	}
 	s.key = s.randBytes(32)
 	s.kid = hex.EncodeToString(s.randBytes(8))

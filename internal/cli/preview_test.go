@@ -113,7 +113,7 @@ func TestPreviewLifecycleOnGitHubEvents(t *testing.T) {
 	d := ps[0]
 	if d.Name != res.Name || d.Type != "STANDARD" || d.CloudProvider != "GCP" || d.Region != "us-central1" || d.AstroRuntimeVersion != "12.4.0" ||
 		d.Executor != "CELERY" || d.SchedulerSize != "MEDIUM" || d.DefaultTaskPodMemory != "2Gi" || d.ResourceQuotaCPU != "20" ||
-		len(d.WorkerQueues) != 2 || len(d.HibernationSchedules) != 1 || d.WorkloadIdentity != "analytics@acme.iam.gserviceaccount.com" {
+		len(d.WorkerQueues) != 2 || len(d.HibernationSchedules) != 1 || d.WorkloadIdentity != "" { // never production's identity (issue 10.1)
 		t.Fatalf("not a copy of the base: %+v", d)
 	}
 	if d.Env["ENVIRONMENT"] != "prod" || d.SecretEnv["WAREHOUSE_PASSWORD"] != "preview-secret-value" {

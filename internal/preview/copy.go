@@ -1,20 +1,43 @@
 package preview
 
 import (
+	"cmp"
+	"errors"
 	"fmt"
+	"net/http"
 	"slices"
+	"strings"
 
 	"github.com/astro-ci/astro-ci/internal/astro"
 )
+
+// checkCopyable refuses a base whose copy could not work.
+func checkCopyable(base *astro.Deployment) error {
+	if re := base.RemoteExecution; re != nil && re.Enabled {
+		return fmt.Errorf("base Deployment %s (%s) uses Remote Execution: its tasks run on agents in your own infrastructure, registered to that Deployment. "+
+			"A preview copy would have no agents, so not one of its tasks could run; nothing was created. "+
+			"Give --base-deployment a Deployment without Remote Execution", base.Name, base.ID)
+	}
+	return nil
+}
 
 // CopyRequest builds the create request of a preview from its base
 // Deployment, the way `astro deployment inspect --template` followed by
 // `astro deployment create --deployment-file` does (astro-api.md §4.4): same
 // type and placement, runtime, executor, scheduler, task pod and quota
-// settings, worker queues, hibernation schedules, non-secret variables and
-// workload identity. Secret variables cannot be read back from Astro; the
-// caller adds them from CI secrets (secretEnv).
-func CopyRequest(base *astro.Deployment, name, description string, secretEnv map[string]string) (astro.DeploymentRequest, error) {
+// settings, worker queues, hibernation schedules and non-secret variables.
+// Secret variables cannot be read back from Astro; the caller adds them
+// from CI secrets (secretEnv).
+//
+// Not copied: the workload identity. The base's effectiveWorkloadIdentity
+// is its own cloud role (set by the user or Astronomer's default); a copy
+// would give every branch production's cloud permissions, or be refused.
+// workloadIdentity sets one explicitly; "" lets Astro assign the preview its
+// own. runtime, when set, replaces the base's Astro Runtime version.
+func CopyRequest(base *astro.Deployment, name, description string, secretEnv map[string]string, workloadIdentity, runtime string) (astro.DeploymentRequest, error) {
+	if err := checkCopyable(base); err != nil {
+		return astro.DeploymentRequest{}, err
+	}
 	t := base.Type
 	if t == "" {
 		t = "STANDARD"
@@ -24,12 +47,12 @@ func CopyRequest(base *astro.Deployment, name, description string, secretEnv map
 		Name:                name,
 		Description:         description,
 		WorkspaceID:         base.WorkspaceID,
-		AstroRuntimeVersion: base.AstroRuntimeVersion,
+		AstroRuntimeVersion: cmp.Or(runtime, base.AstroRuntimeVersion),
 		Executor:            base.Executor,
 		IsCicdEnforced:      ptr(base.IsCicdEnforced),
 		IsDagDeployEnabled:  ptr(base.IsDagDeployEnabled),
 		ContactEmails:       slices.Clone(base.ContactEmails),
-		WorkloadIdentity:    base.EffectiveWorkloadIdentity,
+		WorkloadIdentity:    workloadIdentity,
 	}
 	switch t {
 	case "STANDARD", "DEDICATED":
@@ -61,22 +84,7 @@ func CopyRequest(base *astro.Deployment, name, description string, secretEnv map
 	default:
 		return astro.DeploymentRequest{}, fmt.Errorf("base Deployment %s has type %q, which astro-ci cannot copy", base.ID, t)
 	}
-	for _, q := range base.WorkerQueues {
-		// The KubernetesExecutor runs no workers: Astro keeps only the default queue.
-		if base.Executor == "KUBERNETES" && !q.IsDefault {
-			continue
-		}
-		wq := astro.WorkerQueueRequest{
-			Name: q.Name, IsDefault: q.IsDefault, MinWorkerCount: q.MinWorkerCount, MaxWorkerCount: q.MaxWorkerCount,
-			WorkerConcurrency: q.WorkerConcurrency, PodEphemeralStorage: q.PodEphemeralStorage,
-		}
-		if t == "HYBRID" {
-			wq.NodePoolID = q.NodePoolID
-		} else {
-			wq.AstroMachine = q.AstroMachine
-		}
-		req.WorkerQueues = append(req.WorkerQueues, wq)
-	}
+	req.WorkerQueues = queueRequests(base, t, false)
 	for _, v := range base.EnvironmentVariables {
 		if v.IsSecret {
 			continue // values never come back from Astro; the caller supplies them
@@ -100,16 +108,62 @@ func CopyRequest(base *astro.Deployment, name, description string, secretEnv map
 	return req, nil
 }
 
+// queueRequests maps d's worker queues to request queues (keeping their ids
+// on update). The KubernetesExecutor has none: Astro refuses them.
+func queueRequests(d *astro.Deployment, typ string, keepIDs bool) []astro.WorkerQueueRequest {
+	if d.Executor == "KUBERNETES" {
+		return nil
+	}
+	var out []astro.WorkerQueueRequest
+	for _, q := range d.WorkerQueues {
+		wq := astro.WorkerQueueRequest{
+			Name: q.Name, IsDefault: q.IsDefault, MinWorkerCount: q.MinWorkerCount, MaxWorkerCount: q.MaxWorkerCount,
+			WorkerConcurrency: q.WorkerConcurrency, PodEphemeralStorage: q.PodEphemeralStorage,
+		}
+		if keepIDs {
+			wq.ID = q.ID
+		}
+		if typ == "HYBRID" {
+			wq.NodePoolID = q.NodePoolID
+		} else {
+			wq.AstroMachine = q.AstroMachine
+		}
+		out = append(out, wq)
+	}
+	return out
+}
+
+// runtimeRefused explains a create that Astro refused for its runtime
+// version (a 400 naming astroRuntimeVersion, astrofake doc.go "Runtime
+// versions"), or returns nil for any other error.
+func runtimeRefused(err error, version string, given bool) error {
+	var ae *astro.APIError
+	if !errors.As(err, &ae) || ae.StatusCode != http.StatusBadRequest {
+		return nil
+	}
+	named := slices.ContainsFunc(ae.FieldErrors, func(f astro.FieldError) bool { return strings.Contains(strings.ToLower(f.Field), "runtimeversion") })
+	if !named && !strings.Contains(strings.ToLower(ae.Message), "runtime") {
+		return nil
+	}
+	if given {
+		return fmt.Errorf("runtime %s (--runtime-version): Astro no longer offers it for new Deployments: %w; pass --runtime-version with a version Astro offers", version, err)
+	}
+	return fmt.Errorf("the base Deployment's Astro Runtime %s: Astro no longer offers it for new Deployments: %w; pass --runtime-version with a version it offers "+
+		"(the preview starts on it; the branch's image decides what runs once it is deployed)", version, err)
+}
+
 func ptr[T any](v T) *T { return &v }
 
 // UpdateRequest is the full-replacement update body that keeps everything
 // of d as it is and sets the given secret variables. Secret variables not
-// named are sent without a value, which keeps what Astro stores.
-func UpdateRequest(d *astro.Deployment, secretEnv map[string]string) astro.DeploymentRequest {
+// named are sent without a value, which keeps what Astro stores. The
+// workload identity is sent only when given: what d has may be the base's,
+// copied by an older astro-ci, and left out Astro gives d its own.
+func UpdateRequest(d *astro.Deployment, secretEnv map[string]string, workloadIdentity string) astro.DeploymentRequest {
 	req := astro.DeploymentRequest{
 		Type: d.Type, Name: d.Name, Description: d.Description, WorkspaceID: d.WorkspaceID,
 		Executor: d.Executor, IsCicdEnforced: ptr(d.IsCicdEnforced), IsDagDeployEnabled: ptr(d.IsDagDeployEnabled),
-		ContactEmails: slices.Clone(d.ContactEmails), WorkloadIdentity: d.EffectiveWorkloadIdentity,
+		ContactEmails: slices.Clone(d.ContactEmails), WorkloadIdentity: workloadIdentity,
 		EnvironmentVariables: []astro.EnvironmentVariableRequest{},
 	}
 	if req.Type == "" {
@@ -135,16 +189,7 @@ func UpdateRequest(d *astro.Deployment, secretEnv map[string]string) astro.Deplo
 			req.RemoteExecution = &astro.RemoteExecutionRequest{Enabled: re.Enabled, AllowedIPAddressRanges: slices.Clone(re.AllowedIPAddressRanges), TaskLogBucket: re.TaskLogBucket, TaskLogURLPattern: re.TaskLogURLPattern}
 		}
 	}
-	for _, q := range d.WorkerQueues {
-		wq := astro.WorkerQueueRequest{ID: q.ID, Name: q.Name, IsDefault: q.IsDefault, MinWorkerCount: q.MinWorkerCount, MaxWorkerCount: q.MaxWorkerCount,
-			WorkerConcurrency: q.WorkerConcurrency, PodEphemeralStorage: q.PodEphemeralStorage}
-		if req.Type == "HYBRID" {
-			wq.NodePoolID = q.NodePoolID
-		} else {
-			wq.AstroMachine = q.AstroMachine
-		}
-		req.WorkerQueues = append(req.WorkerQueues, wq)
-	}
+	req.WorkerQueues = queueRequests(d, req.Type, true)
 	for _, v := range d.EnvironmentVariables {
 		if _, replaced := secretEnv[v.Key]; replaced {
 			continue

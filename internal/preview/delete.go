@@ -4,15 +4,25 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
+	"sync"
 
 	"github.com/astro-ci/astro-ci/internal/astro"
 	"github.com/astro-ci/astro-ci/internal/rotation"
+	"github.com/astro-ci/astro-ci/internal/target"
 )
 
-// Delete removes the preview of base for branch with its tokens and the
-// secrets or variables that held them. Already gone is success. The order —
-// targets, tokens, Deployment — lets a rerun after any failure finish the job:
-// the targets are known from the request even when the preview is gone.
+// Delete removes the preview of base for branch (every one of them, when
+// races or failures left several) with their tokens and the secrets or
+// variables that held them. Already gone is success. Its steps:
+//
+//  1. Delete the token targets while looking up the previews and their
+//     tokens: the targets are known from the request, so neither waits for
+//     the other.
+//  2. Only when every target is gone: delete the tokens and the
+//     Deployments, all at once. A target never holds a dead value, and a
+//     rerun after any failure finishes the job (the Deployment stays, found
+//     by its marker, until its targets are gone).
 func (e *Engine) Delete(ctx context.Context, req Request) (*Result, error) {
 	name, slug, err := Name(req.NamePrefix, req.Branch)
 	if err != nil {
@@ -23,25 +33,29 @@ func (e *Engine) Delete(ctx context.Context, req Request) (*Result, error) {
 	if err != nil {
 		return res, err
 	}
-	base, err := e.resolveBase(ctx, req.Base)
-	if errors.Is(err, errNoBase) && idRE.MatchString(req.Base) {
-		// The base is gone, but its previews still carry its id: find them
-		// across the organization so they do not outlive it.
-		e.Log.Warnf("base Deployment %s no longer exists; looking for its previews in every workspace", req.Base)
-		base, err = &astro.Deployment{ID: req.Base, Name: req.Base}, nil
+
+	// 1.
+	var gone []target.Result
+	var wg sync.WaitGroup
+	if !req.DryRun && len(targets) > 0 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			gone = e.Targets.Delete(ctx, targets)
+		}()
 	}
-	if err != nil {
-		return res, err
-	}
-	res.BaseID, res.BaseName = base.ID, base.Name
-	previews, err := e.find(ctx, base, req.Branch)
-	if err != nil {
-		return res, err
+	base, previews, toks, lerr := e.lookUpForDelete(ctx, req)
+	wg.Wait()
+	if base != nil {
+		res.BaseID, res.BaseName = base.ID, base.Name
 	}
 	if len(previews) > 0 {
 		res.ID, res.Name, res.Status = previews[0].ID, previews[0].Name, previews[0].Status
 	}
 	if req.DryRun {
+		if lerr != nil {
+			return res, lerr
+		}
 		if len(previews) > 0 {
 			res.Action = "would-delete"
 		}
@@ -51,45 +65,103 @@ func (e *Engine) Delete(ctx context.Context, req Request) (*Result, error) {
 		return res, nil
 	}
 	var errs []error
-	if len(targets) > 0 {
-		for _, r := range e.Targets.Delete(ctx, targets) {
-			tr := rotation.TargetResult{Target: r.Target.String(), Status: "deleted"}
-			if r.Err != nil {
-				tr.Status, tr.Error = "failed", r.Err.Error()
-				errs = append(errs, r.Err)
-			}
-			res.Targets = append(res.Targets, tr)
+	for _, r := range gone {
+		tr := rotation.TargetResult{Target: r.Target.String(), Status: "deleted"}
+		if r.Err != nil {
+			tr.Status, tr.Error = "failed", r.Err.Error()
+			errs = append(errs, r.Err)
 		}
+		res.Targets = append(res.Targets, tr)
 	}
-	for _, p := range previews {
-		toks, err := e.previewTokens(ctx, p.ID)
-		if err != nil {
-			errs = append(errs, err)
-			continue
-		}
-		for _, t := range toks {
-			if err := e.Astro.DeleteToken(ctx, t.ID); err != nil && !astro.IsNotFound(err) {
-				errs = append(errs, fmt.Errorf("deleting token %s of preview %s: %w", t.ID, p.ID, err))
-				continue
-			}
-			res.Deleted = append(res.Deleted, t.ID)
-		}
+	if lerr != nil {
+		errs = append(errs, lerr)
 	}
 	if err := errors.Join(errs...); err != nil {
 		// Keep the Deployment while something that points at it remains: a
 		// rerun finds it by its marker and finishes.
 		return res, fmt.Errorf("preview %s was not deleted, a rerun finishes: %w", res.Name, err)
 	}
+	if len(previews) == 0 {
+		e.Log.Infof("no preview of %s for branch %q: nothing to delete", base.Name, truncate(req.Branch, 200))
+		return res, nil
+	}
+
+	// 2. Tokens and Deployments together: a token deleted with its
+	// Deployment answers 404 to its own delete, which is success.
+	dels := make([]func() error, 0, len(toks)+len(previews))
+	for _, t := range toks {
+		dels = append(dels, func() error { return e.Astro.DeleteToken(ctx, t.ID) })
+	}
 	for _, p := range previews {
-		if err := e.Astro.DeleteDeployment(ctx, p.ID); err != nil && !astro.IsNotFound(err) {
+		dels = append(dels, func() error { return e.Astro.DeleteDeployment(ctx, p.ID) })
+	}
+	failed := make([]error, len(dels))
+	for i, del := range dels {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := del(); err != nil && !astro.IsNotFound(err) {
+				failed[i] = err
+			}
+		}()
+	}
+	wg.Wait()
+	for i, t := range toks {
+		if failed[i] != nil {
+			errs = append(errs, fmt.Errorf("deleting token %s of preview %s: %w", t.ID, t.EntityID(), failed[i]))
+			continue
+		}
+		res.Deleted = append(res.Deleted, t.ID)
+	}
+	deleted := make([]bool, len(previews))
+	for i, p := range previews {
+		if err := failed[len(toks)+i]; err != nil {
 			errs = append(errs, fmt.Errorf("deleting preview %s: %w", p.ID, err))
 			continue
 		}
-		e.Log.Infof("deleted preview %s (%s)", p.Name, p.ID)
-		res.Action = "deleted"
+		deleted[i] = true
 	}
-	if len(previews) == 0 {
-		e.Log.Infof("no preview of %s for branch %q: nothing to delete", base.Name, req.Branch)
+	slices.Sort(res.Deleted)
+	for i, p := range previews {
+		if deleted[i] {
+			e.Log.Infof("deleted preview %s (%s)", p.Name, p.ID)
+			res.Action = "deleted"
+			if i > 0 {
+				res.DeletedPreviews = append(res.DeletedPreviews, p.ID)
+			}
+		}
 	}
 	return res, errors.Join(errs...)
+}
+
+// lookUpForDelete finds the base (or, when it is gone, stands in for it by
+// its id), every preview of the branch and their tokens, the token lists
+// at once.
+func (e *Engine) lookUpForDelete(ctx context.Context, req Request) (*astro.Deployment, []astro.Deployment, []astro.Token, error) {
+	base, err := e.resolveBase(ctx, req.Base)
+	if errors.Is(err, errNoBase) && idRE.MatchString(req.Base) {
+		// The base is gone, but its previews still carry its id: find them
+		// across the organization so they do not outlive it.
+		e.Log.Warnf("base Deployment %s no longer exists; looking for its previews in every workspace", req.Base)
+		base, err = &astro.Deployment{ID: req.Base, Name: req.Base}, nil
+	}
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	previews, err := e.find(ctx, base, req.Branch)
+	if err != nil || req.DryRun {
+		return base, previews, nil, err
+	}
+	lists := make([][]astro.Token, len(previews))
+	errs := make([]error, len(previews))
+	var wg sync.WaitGroup
+	for i, p := range previews {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			lists[i], errs[i] = e.previewTokens(ctx, p.ID)
+		}()
+	}
+	wg.Wait()
+	return base, previews, slices.Concat(lists...), errors.Join(errs...)
 }

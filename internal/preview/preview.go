@@ -1,16 +1,22 @@
 // Package preview creates and deletes branch preview Deployments on Astro:
 // a copy of a base Deployment per branch, with its own Deployment API token
 // written to CI secrets, found again by a marker in its description (Astro
-// allows duplicate names), idempotent both ways.
+// allows duplicate names), idempotent both ways, and converging to one
+// preview per branch when runs race (see converge.go for the protocol and
+// its argument).
 package preview
 
 import (
+	"cmp"
 	"context"
+	"crypto/rand"
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"io"
 	"regexp"
+	"slices"
 	"strings"
 	"time"
 
@@ -60,6 +66,8 @@ type Engine struct {
 	Log     Observer
 	Now     func() time.Time
 	Sleep   func(ctx context.Context, d time.Duration) error
+	// Rand feeds the run id in a new preview's marker; default crypto/rand.
+	Rand io.Reader
 }
 
 // Request names a preview and what comes with it.
@@ -75,11 +83,17 @@ type Request struct {
 	TokenRole       string // default DEPLOYMENT_ADMIN
 	TokenExpiryDays int    // 0: never expires
 	// SecretEnv: secret environment variables to set on the preview.
-	SecretEnv    map[string]secret.Value
-	Wait         bool
-	Timeout      time.Duration // default 20m
-	PollInterval time.Duration // default 10s
-	DryRun       bool
+	SecretEnv map[string]secret.Value
+	// WorkloadIdentity is the preview's cloud identity; "" lets Astro assign
+	// the preview its own. Never copied from the base (see CopyRequest).
+	WorkloadIdentity string
+	// RuntimeVersion overrides the base's Astro Runtime version, for a base
+	// on a version Astro no longer offers for new Deployments.
+	RuntimeVersion string
+	Wait           bool
+	Timeout        time.Duration // default 20m
+	PollInterval   time.Duration // default 10s
+	DryRun         bool
 }
 
 // Result of a preview operation.
@@ -98,6 +112,10 @@ type Result struct {
 	Targets    []rotation.TargetResult `json:"targets,omitempty"`
 	SecretKeys []string                `json:"secretEnv,omitempty"`
 	Deleted    []string                `json:"deletedTokens,omitempty"`
+	// DeletedPreviews are other Deployments of the same preview that this
+	// run deleted: its own copy when another run's was first, or leftovers
+	// nothing refers to.
+	DeletedPreviews []string `json:"deletedPreviews,omitempty"`
 }
 
 const (
@@ -132,21 +150,70 @@ func refHash(branch string) string {
 	return hex.EncodeToString(sum[:8])
 }
 
-// marker ties a preview to its base and branch.
-func marker(baseID, branch string) string {
-	return fmt.Sprintf("%sbase=%s ref=%s]", markerOpen, baseID, refHash(branch))
+// marker ties a preview to its base and branch and, from this version on,
+// to the run that created it (so a create whose answer was lost finds its
+// own Deployment, not another run's). It ends the description, where no
+// branch name can put text after it.
+func marker(baseID, branch, run string) string {
+	m := fmt.Sprintf("%sbase=%s ref=%s", markerOpen, baseID, refHash(branch))
+	if run != "" {
+		m += " run=" + run
+	}
+	return m + "]"
 }
 
 func description(base *astro.Deployment, branch string) string {
-	b := branch
-	if len(b) > 200 {
-		b = b[:200] + "…"
+	return descriptionOf(base, branch, "")
+}
+
+func descriptionOf(base *astro.Deployment, branch, run string) string {
+	return fmt.Sprintf("Preview of %s for branch %q, managed by astro-ci. %s", base.Name, truncate(branch, 200), marker(base.ID, branch, run))
+}
+
+// previewMarker reads the marker that ends d's description.
+func previewMarker(d *astro.Deployment) (base, ref, run string, ok bool) {
+	desc := strings.TrimSpace(d.Description)
+	i := strings.LastIndex(desc, markerOpen)
+	if i < 0 || !strings.HasSuffix(desc, "]") {
+		return "", "", "", false
 	}
-	return fmt.Sprintf("Preview of %s for branch %q, managed by astro-ci. %s", base.Name, b, marker(base.ID, branch))
+	for _, f := range strings.Fields(desc[i+len(markerOpen) : len(desc)-1]) {
+		k, v, _ := strings.Cut(f, "=")
+		switch k {
+		case "base":
+			base = v
+		case "ref":
+			ref = v
+		case "run":
+			run = v
+		default:
+			return "", "", "", false
+		}
+	}
+	return base, ref, run, base != "" && ref != ""
 }
 
 func isPreviewOf(d *astro.Deployment, baseID, branch string) bool {
-	return strings.Contains(d.Description, marker(baseID, branch))
+	b, ref, _, ok := previewMarker(d)
+	return ok && b == baseID && ref == refHash(branch)
+}
+
+// runOf is the id of the run that created preview d ("" before run ids).
+func runOf(d *astro.Deployment) string {
+	_, _, run, _ := previewMarker(d)
+	return run
+}
+
+func (e *Engine) newRunID() (string, error) {
+	r := e.Rand
+	if r == nil {
+		r = rand.Reader
+	}
+	b := make([]byte, 8)
+	if _, err := io.ReadFull(r, b); err != nil {
+		return "", fmt.Errorf("reading randomness for the preview's run id: %w", err)
+	}
+	return hex.EncodeToString(b), nil
 }
 
 // ExpandTargets replaces {slug} and {branch} (URL-escaped) in each target
@@ -210,6 +277,12 @@ func (e *Engine) resolveBase(ctx context.Context, ref string) (*astro.Deployment
 	return nil, fmt.Errorf("%d Deployments are named %q (%s): give --base-deployment as an id", len(ds), ref, strings.Join(ids, ", "))
 }
 
+// older orders previews by (createdAt, id): the order every run sees the
+// same way, since neither ever changes.
+func older(a, b astro.Deployment) int {
+	return cmp.Or(a.CreatedAt.Compare(b.CreatedAt), strings.Compare(a.ID, b.ID))
+}
+
 // find lists the previews of base for branch, oldest first.
 func (e *Engine) find(ctx context.Context, base *astro.Deployment, branch string) ([]astro.Deployment, error) {
 	var opts astro.ListDeploymentsOptions
@@ -226,6 +299,7 @@ func (e *Engine) find(ctx context.Context, base *astro.Deployment, branch string
 			out = append(out, d)
 		}
 	}
+	slices.SortFunc(out, older)
 	return out, nil
 }
 

@@ -39,6 +39,16 @@ func TestMarkerFindsOnlyItsBranch(t *testing.T) {
 	if isPreviewOf(evil, "clbase", "x") {
 		t.Fatal("marker forged by a branch name")
 	}
+	// Even a branch that carries another branch's whole marker: only the
+	// marker that ends the description counts.
+	forged := &astro.Deployment{Description: description(base, "x "+marker("clbase", "main", ""))}
+	if isPreviewOf(forged, "clbase", "main") || !isPreviewOf(forged, "clbase", "x "+marker("clbase", "main", "")) {
+		t.Fatal("a branch name forged another branch's marker")
+	}
+	withRun := &astro.Deployment{Description: descriptionOf(base, "feature/x", "0123abcd")}
+	if !isPreviewOf(withRun, "clbase", "feature/x") || runOf(withRun) != "0123abcd" || runOf(d) != "" {
+		t.Fatal("run id")
+	}
 }
 
 func TestCopyRequest(t *testing.T) {
@@ -48,15 +58,20 @@ func TestCopyRequest(t *testing.T) {
 		SchedulerAU: &au, SchedulerReplicas: 2, TaskPodNodePoolID: "np",
 		WorkerQueues:         []astro.WorkerQueue{{ID: "q1", Name: "default", IsDefault: true, NodePoolID: "np", MaxWorkerCount: 1, WorkerConcurrency: 1}, {ID: "q2", Name: "extra", NodePoolID: "np", MaxWorkerCount: 1, WorkerConcurrency: 1}},
 		EnvironmentVariables: []astro.EnvironmentVariable{{Key: "A", Value: &val}, {Key: "S", IsSecret: true}}}
-	req, err := CopyRequest(hybrid, "preview-x", "d", map[string]string{"S": "s3cret", "T": "t"})
+	req, err := CopyRequest(hybrid, "preview-x", "d", map[string]string{"S": "s3cret", "T": "t"}, "", "")
 	if err != nil {
 		t.Fatal(err)
 	}
 	if req.Type != "HYBRID" || req.ClusterID != "cl" || req.Scheduler == nil || req.Scheduler.AU != 7 || req.Scheduler.Replicas != 2 || req.TaskPodNodePoolID != "np" {
 		t.Fatalf("hybrid placement: %+v", req)
 	}
-	if len(req.WorkerQueues) != 1 || req.WorkerQueues[0].ID != "" || req.WorkerQueues[0].NodePoolID != "np" || req.WorkerQueues[0].AstroMachine != "" {
-		t.Fatalf("KubernetesExecutor keeps only the default queue, without its id: %+v", req.WorkerQueues)
+	if len(req.WorkerQueues) != 0 {
+		t.Fatalf("the KubernetesExecutor has no worker queues: %+v", req.WorkerQueues)
+	}
+	celery := *hybrid
+	celery.Executor = "CELERY"
+	if req, _ := CopyRequest(&celery, "preview-x", "d", nil, "", ""); len(req.WorkerQueues) != 2 || req.WorkerQueues[0].ID != "" || req.WorkerQueues[0].NodePoolID != "np" || req.WorkerQueues[0].AstroMachine != "" {
+		t.Fatalf("hybrid queues keep their node pool, without their ids: %+v", req.WorkerQueues)
 	}
 	keys := map[string]astro.EnvironmentVariableRequest{}
 	for _, e := range req.EnvironmentVariables {
@@ -67,16 +82,16 @@ func TestCopyRequest(t *testing.T) {
 	}
 	std := &astro.Deployment{Type: "STANDARD", WorkspaceID: "w", CloudProvider: "AWS", Region: "us-east-1", SchedulerSize: "SMALL", IsDevelopmentMode: &yes,
 		ScalingSpec: &astro.ScalingSpec{HibernationSpec: &astro.HibernationSpec{Schedules: []astro.HibernationSchedule{{HibernateAtCron: "0 0 * * *", WakeAtCron: "0 8 * * *", IsEnabled: true}}}}}
-	req, _ = CopyRequest(std, "p", "d", nil)
+	req, _ = CopyRequest(std, "p", "d", nil, "", "")
 	if req.CloudProvider != "AWS" || req.Region != "us-east-1" || req.ScalingSpec == nil || req.ClusterID != "" {
 		t.Fatalf("standard: %+v", req)
 	}
 	notDev := *std
 	notDev.IsDevelopmentMode = nil
-	if req, _ = CopyRequest(&notDev, "p", "d", nil); req.ScalingSpec != nil {
+	if req, _ = CopyRequest(&notDev, "p", "d", nil, "", ""); req.ScalingSpec != nil {
 		t.Fatal("hibernation schedules only for development Deployments")
 	}
-	if _, err := CopyRequest(&astro.Deployment{Type: "QUANTUM"}, "p", "d", nil); err == nil {
+	if _, err := CopyRequest(&astro.Deployment{Type: "QUANTUM"}, "p", "d", nil, "", ""); err == nil {
 		t.Fatal("unknown type accepted")
 	}
 }
@@ -87,7 +102,7 @@ func TestUpdateRequestKeepsSecretsAndQueues(t *testing.T) {
 	d := &astro.Deployment{Type: "DEDICATED", Name: "p", WorkspaceID: "w", Executor: "CELERY", SchedulerSize: "SMALL",
 		WorkerQueues:         []astro.WorkerQueue{{ID: "q1", Name: "default", IsDefault: true, AstroMachine: "A5", MaxWorkerCount: 2, WorkerConcurrency: 5}},
 		EnvironmentVariables: []astro.EnvironmentVariable{{Key: "A", Value: &val}, {Key: "KEEP", IsSecret: true}, {Key: "NEW", IsSecret: true}}}
-	req := UpdateRequest(d, map[string]string{"NEW": "n"})
+	req := UpdateRequest(d, map[string]string{"NEW": "n"}, "")
 	if req.IsHighAvailability == nil || len(req.WorkerQueues) != 1 || req.WorkerQueues[0].ID != "q1" {
 		t.Fatalf("%+v", req)
 	}
