@@ -52,9 +52,11 @@ func (w *world) script(f func() error, rounds ...[]fakegate.Matcher) {
 // Issue 13: preview create of a new preview with an environment-secret
 // target. The Astro look-ups (base, then the previews of its workspace)
 // run beside the preflight; no token list for the Deployment just created;
-// one list after the create (convergence); then the token's own chain.
-// 11 rounds with today's 5-step environment preflight: P + 6, where P is
-// the preflight's chain (the look-ups' 2 hide under it).
+// one list after the create (convergence); then the token's own chain,
+// whose value is proven while its scope is listed again. 9 rounds: the
+// environment preflight reads repository, environment and key at once, then
+// proves the write with a canary (3, the look-ups hiding under it), then
+// create, converge, token create, prove ∥ list, write, commit.
 func TestCreateChain(t *testing.T) {
 	t.Parallel()
 	w := newWorld(t, stdBase())
@@ -64,19 +66,17 @@ func TestCreateChain(t *testing.T) {
 		_, err := r.Create(w.ctx(), w.request("feature/x", envTarget))
 		return err
 	},
-		[]fakegate.Matcher{op("A", "GetDeployment"), ghRepo},
-		[]fakegate.Matcher{op("A", "ListDeployments"), ghEnv},
-		[]fakegate.Matcher{ghKey},
-		[]fakegate.Matcher{gh("PUT", canary)},
+		[]fakegate.Matcher{op("A", "GetDeployment"), ghRepo, ghEnv, ghKey},
+		[]fakegate.Matcher{op("A", "ListDeployments"), gh("PUT", canary)},
 		[]fakegate.Matcher{gh("DELETE", canary)},
 		[]fakegate.Matcher{op("A", "CreateDeployment")},
 		[]fakegate.Matcher{op("A", "ListDeployments")},
 		[]fakegate.Matcher{op("A", "CreateApiToken")},
-		[]fakegate.Matcher{op("A", "GetApiToken")},
+		[]fakegate.Matcher{op("A", "GetApiToken"), op("A", "ListApiTokens")},
 		[]fakegate.Matcher{gh("PUT", envPath+`/secrets/ASTRO_API_TOKEN`)},
 		[]fakegate.Matcher{op("A", "UpdateApiToken")},
 	)
-	if n := chainOf(w); n != 11 {
+	if n := chainOf(w); n != 9 {
 		t.Fatalf("chain %d", n)
 	}
 }
@@ -96,11 +96,9 @@ func TestCreateChainWhenThePreviewExists(t *testing.T) {
 		}
 		return err
 	},
-		[]fakegate.Matcher{op("A", "GetDeployment"), ghRepo},
-		[]fakegate.Matcher{op("A", "ListDeployments"), ghEnv},
-		[]fakegate.Matcher{op("A", "ListApiTokens"), ghKey},
-		[]fakegate.Matcher{gh("PUT", canary)},
-		[]fakegate.Matcher{gh("DELETE", canary)},
+		[]fakegate.Matcher{op("A", "GetDeployment"), ghRepo, ghEnv, ghKey},
+		[]fakegate.Matcher{op("A", "ListDeployments"), gh("PUT", canary)},
+		[]fakegate.Matcher{op("A", "ListApiTokens"), gh("DELETE", canary)},
 	)
 }
 

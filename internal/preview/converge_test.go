@@ -88,31 +88,24 @@ func TestConcurrentCreatesAtOnceConvergeToOnePreview(t *testing.T) {
 	ctx := w.ctx()
 	a, b := w.run("A"), w.run("B")
 	ca, cb := w.gate.Hold(op("A", "CreateDeployment")), w.gate.Hold(op("B", "CreateDeployment"))
-	// The run that yields reads the winner's tokens: hold that until the
-	// winner is done, so that the token step (not this protocol) is not
-	// raced here.
-	ta, tb := w.gate.Hold(op("A", "ListApiTokens")), w.gate.Hold(op("B", "ListApiTokens"))
 	req := w.request("feature/x", w.fileTarget())
 	da, db := a.start(ctx, req), b.start(ctx, req)
 	waitAll(t, ctx, ca, cb)
 	ca.Release()
 	cb.Release()
-	var ra, rb *Result
-	select {
-	case <-ta.Arrived():
-		rb = w.must(<-db, "B", b)
-		ta.Release()
-		ra = w.must(<-da, "A", a)
-	case <-tb.Arrived():
-		ra = w.must(<-da, "A", a)
-		tb.Release()
-		rb = w.must(<-db, "B", b)
-	case <-ctx.Done():
-		t.Fatalf("neither run yielded\nA: %s\nB: %s", a.log, b.log)
+	// Both then give the one preview a token at once: rotation's Create
+	// converges that to one token as well.
+	oa, ob := <-da, <-db
+	if oa.err != nil || ob.err != nil {
+		t.Fatalf("A: %v\n%s\nB: %v\n%s", oa.err, a.log, ob.err, b.log)
 	}
+	ra, rb := oa.res, ob.res
 	ps := w.previews("feature/x")
 	if len(ps) != 1 || ra.ID != ps[0].ID || rb.ID != ps[0].ID {
 		t.Fatalf("%d previews; A %s B %s\nA: %s\nB: %s", len(ps), ra.ID, rb.ID, a.log, b.log)
+	}
+	if n := len(w.tokensOf(ps[0].ID)); n != 1 {
+		t.Fatalf("%d tokens on the preview %+v\nA: %s\nB: %s", n, w.tokensOf(ps[0].ID), a.log, b.log)
 	}
 	w.fileHolds(ra.Slug, ps[0].ID)
 }

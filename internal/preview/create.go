@@ -2,7 +2,6 @@ package preview
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"slices"
 	"sync"
@@ -95,12 +94,7 @@ func (e *Engine) Create(ctx context.Context, req Request) (*Result, error) {
 		}
 		res.Action = "created"
 		if !fresh {
-			res.Action = "exists"
-			if len(targets) > 0 {
-				if toks, err = e.previewTokens(ctx, d.ID); err != nil {
-					return res, err
-				}
-			}
+			res.Action = "exists" // another run's: its token is looked up by Create
 		}
 	}
 	e.merge(ctx, previews, res)
@@ -117,7 +111,7 @@ func (e *Engine) Create(ctx context.Context, req Request) (*Result, error) {
 
 	// 4. The token.
 	if len(targets) > 0 {
-		if err := e.ensureToken(ctx, d, toks, req, targets, res); err != nil {
+		if err := e.ensureToken(ctx, d, toks, fresh, req, targets, res); err != nil {
 			return res, err
 		}
 	}
@@ -217,35 +211,23 @@ func (e *Engine) previewTokens(ctx context.Context, d string) ([]astro.Token, er
 }
 
 // ensureToken gives the preview one Deployment API token whose value is in
-// every token target. A current token from an earlier run is kept (its value
-// reached every target); one left pending by a run that died is replaced.
-// toks are astro-ci's tokens of d (previewTokens), listed by the caller
-// while other work was in flight; nil for a preview this run just created,
-// which has none.
-//
-// TODO(lead): concurrent runs adopting one preview call this at once; the
-// redesigned rotation.Engine.Create converges them. A CreateRequest hint
-// "entity created by this run, nothing to reconcile" would let it skip its
-// own list for a fresh preview.
-func (e *Engine) ensureToken(ctx context.Context, d *astro.Deployment, toks []astro.Token, req Request, targets []target.Target, res *Result) error {
+// every target. A current token from an earlier run is kept (its value
+// reached every target: toks, listed beside the other look-ups, show it
+// without another request). Anything else — none yet, one left pending by a
+// run that died, or another run creating it right now — is rotation's
+// Create's to settle: it converges to one current token and removes earlier
+// unfinished ones only once they cannot be in a target (rotation/create.go).
+// A preview this run created a moment ago has no token, so Create skips
+// its first look-up.
+func (e *Engine) ensureToken(ctx context.Context, d *astro.Deployment, toks []astro.Token, fresh bool, req Request, targets []target.Target, res *Result) error {
+	name := "preview " + d.Name
 	for _, t := range toks {
-		if m, _ := rotation.ParseMarker(t.Description); m.State == rotation.Current {
+		if m, _ := rotation.ParseMarker(t.Description); t.Name == name && m.State == rotation.Current {
 			res.Token = &rotation.TokenInfo{ID: t.ID, Name: t.Name, Scope: string(t.Scope), EntityID: d.ID, ExpiresAt: t.EndAt}
-			res.TokenNote = "the preview's token exists and its value is in the targets; delete the preview to issue a new one"
+			res.TokenNote = existingTokenNote
 			e.Log.Infof("preview token %s exists", t.ID)
 			return nil
 		}
-	}
-	var errs []error
-	for _, t := range toks {
-		if err := e.Astro.DeleteToken(ctx, t.ID); err != nil && !astro.IsNotFound(err) {
-			errs = append(errs, err)
-		} else {
-			e.Log.Infof("deleted token %s, left unfinished by an earlier run", t.ID)
-		}
-	}
-	if err := errors.Join(errs...); err != nil {
-		return err
 	}
 	role := req.TokenRole
 	if role == "" {
@@ -253,20 +235,30 @@ func (e *Engine) ensureToken(ctx context.Context, d *astro.Deployment, toks []as
 	}
 	out, err := e.Tokens.Create(ctx, rotation.CreateRequest{
 		Token: astro.CreateTokenRequest{
-			Name: "preview " + d.Name, Description: fmt.Sprintf("Token of preview %s (branch %q).", d.Name, truncate(req.Branch, 200)),
+			Name: name, Description: fmt.Sprintf("Token of preview %s (branch %q).", d.Name, truncate(req.Branch, 200)),
 			Role: role, Scope: astro.ScopeDeployment, EntityID: d.ID, ExpiryDays: req.TokenExpiryDays,
 		},
 		Targets:     targets,
 		Preflighted: true, // before the Deployment was created
+		Existing:    rotation.KeepExisting,
+		Fresh:       fresh,
 	})
 	if out != nil {
 		res.Token, res.Targets = out.Token, out.Targets
+		switch {
+		case out.Yielded != nil:
+			res.TokenNote = "another run creating this preview at the same time writes its token to the targets"
+		case out.Existed:
+			res.TokenNote = existingTokenNote
+		}
 	}
 	if err != nil {
 		return fmt.Errorf("the preview's token: %w", err)
 	}
 	return nil
 }
+
+const existingTokenNote = "the preview's token exists and its value is in the targets; delete the preview to issue a new one"
 
 func truncate(s string, n int) string {
 	if len(s) <= n {

@@ -119,10 +119,23 @@ func (w *world) run(label string) *run {
 	}
 	fan := &target.Fanout{Stores: map[target.Scheme]target.Store{target.File: target.FileStore{}, target.GitHub: gs}, Sleep: sleep}
 	log := &testLog{}
+	// The token step waits on real time: its runs bound their writes by
+	// real deadlines, so a wait that moved the shared clock past another
+	// run's bound would make that run look dead while it is still writing.
+	realSleep := func(ctx context.Context, d time.Duration) error {
+		t := time.NewTimer(min(d, 5*time.Millisecond))
+		defer t.Stop()
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-t.C:
+			return nil
+		}
+	}
 	tokens := &rotation.Engine{
 		Astro:   c,
 		Reauth:  func(v secret.Value) (rotation.Astro, error) { return c.WithToken(v) },
-		Targets: fan, Log: log, Now: w.clock.Now, Sleep: sleep,
+		Targets: fan, Log: log, Now: w.clock.Now, Sleep: realSleep,
 	}
 	return &run{Engine: &Engine{Astro: c, Tokens: tokens, Targets: fan, Log: log, Now: w.clock.Now, Sleep: sleep}, log: log}
 }

@@ -80,6 +80,7 @@ func (e *Engine) Create(ctx context.Context, req CreateRequest) (*CreateOutcome,
 func (r *run) create(req CreateRequest, out *CreateOutcome) error {
 	e := r.e
 	r.out = &Outcome{}
+	r.creating = true
 	body := req.Token
 	like := &astro.Token{Name: body.Name, Scope: body.Scope, Roles: []astro.Role{{EntityType: string(body.Scope), EntityID: body.EntityID}}}
 	group := func(all []astro.Token) lineage {
@@ -93,6 +94,7 @@ func (r *run) create(req CreateRequest, out *CreateOutcome) error {
 		l.sort()
 		return l
 	}
+	r.group = group
 	list := func(c Astro) (lineage, error) {
 		all, err := c.ListTokens(r.ctx, scopeFilter(like))
 		if err != nil {

@@ -333,6 +333,32 @@ func TestCreateConverges(t *testing.T) {
 			t.Fatalf("%d tokens", n)
 		}
 	})
+	t.Run("a second create waits for the first, then keeps its token", func(t *testing.T) {
+		t.Parallel()
+		w := newWorld(t)
+		// A's write waits until B has been waiting for A a while.
+		b := newBlocker(t)
+		w.store.before = func(string, string) { b.hold(astrofake.Request{}) }
+		keep := req(w)
+		keep.Existing = KeepExisting
+		da := make(chan error, 1)
+		go func() { _, err := w.engine("A", w.botValue).Create(t.Context(), keep); da <- err }()
+		<-b.arrived
+		db := make(chan error, 1)
+		go func() { _, err := w.engine("B", w.botValue).Create(t.Context(), keep); db <- err }()
+		for !strings.Contains(w.log(), "B: another run is working on this token") {
+			time.Sleep(5 * time.Millisecond)
+		}
+		time.Sleep(50 * time.Millisecond) // B polls the list meanwhile
+		b.free()
+		if err := errors.Join(<-da, <-db); err != nil {
+			t.Fatalf("%v\n%s", err, w.log())
+		}
+		if n := len(w.tokensNamed("deployer")); n != 1 {
+			t.Fatalf("%d tokens named deployer\n%s", n, w.log())
+		}
+		w.assertTargetsLive("after both", w.targets("d"))
+	})
 	t.Run("two at once", func(t *testing.T) {
 		t.Parallel()
 		for round := range 4 {

@@ -50,6 +50,10 @@ type run struct {
 	userDesc  string // the user's part of the description own carries
 	writing   bool   // a target write of own's value was started
 	committed bool
+	creating  bool // Create, not a rotation
+	// group builds the lineage from a list, when it is not a rotation's
+	// (Create: the tokens of one name in one scope).
+	group func([]astro.Token) lineage
 }
 
 func (e *Engine) begin(parent context.Context) *run {
@@ -133,10 +137,16 @@ type BusyError struct {
 	TokenID string    // the other run's token
 	Created time.Time // when it was created
 	Until   time.Time // when its run can write no more (Astro's clock)
+	// Creating: the runs create the token (token create, a preview's token).
+	Creating bool
 }
 
 func (e *BusyError) Error() string {
-	return fmt.Sprintf("another run is rotating this token: its token %s (created %s) is pending, and its run may write targets until %s. If that run is alive it finishes on its own; if it died (a killed job), rerun after %s. Rotations of one token need no serialising, but a concurrency group (GitHub) or resource_group (GitLab) avoids this wait",
+	doing := "rotating"
+	if e.Creating {
+		doing = "creating"
+	}
+	return fmt.Sprintf("another run is "+doing+" this token: its token %s (created %s) is pending, and its run may write targets until %s. If that run is alive it finishes on its own; if it died (a killed job), rerun after %s. Rotations of one token need no serialising, but a concurrency group (GitHub) or resource_group (GitLab) avoids this wait",
 		e.TokenID, e.Created.Format(time.RFC3339), e.Until.Format(time.RFC3339), e.Until.Format(time.RFC3339))
 }
 
@@ -149,7 +159,10 @@ func (r *run) settle(l lineage, own *astro.Token) (lineage, *member, error) {
 	// The waits are counted as asked for, not as measured, so that the loop
 	// ends however the sleep is implemented.
 	var waited time.Duration
-	budget := time.Until(r.until) - writeMargin
+	start := time.Now()
+	// Keep time for this run's own work after the wait.
+	budget := time.Until(r.until)
+	budget -= min(writeMargin, budget/3)
 	for {
 		var writers []member
 		if own != nil {
@@ -171,16 +184,19 @@ func (r *run) settle(l lineage, own *astro.Token) (lineage, *member, error) {
 			}
 			young = young || l.at.Sub(w.tok.CreatedAt) < youngRun
 		}
-		busy := &BusyError{Lineage: l.id, TokenID: last.tok.ID, Created: last.tok.CreatedAt, Until: last.writableUntil()}
+		busy := &BusyError{Lineage: l.id, TokenID: last.tok.ID, Created: last.tok.CreatedAt, Until: last.writableUntil(), Creating: r.creating}
 		// A run that is most likely dead (old and still pending) is not
 		// waited for unless its bound falls inside this run's budget.
 		if !young && last.writableUntil().Sub(l.at) > budget-waited {
 			return l, nil, busy
 		}
-		if r.stage != "" && poll == 250*time.Millisecond {
-			r.e.Log.Infof("another run is rotating this token (its token %s is pending): waiting for it", last.tok.ID)
+		if poll == 250*time.Millisecond {
+			r.e.Log.Infof("another run is working on this token (its token %s is pending): waiting for it", last.tok.ID)
 		}
-		if waited >= budget {
+		// Give up only after polling for real time too (up to 2 s): a sleep
+		// that returns at once (tests moving a fake clock) must not end the
+		// wait before the other run, on real time, had a chance to finish.
+		if waited >= budget && time.Since(start) >= min(budget, 2*time.Second) {
 			return l, nil, busy
 		}
 		if err := r.e.sleep(r.ctx, poll); err != nil {
@@ -204,6 +220,9 @@ func (r *run) relist(l lineage) (lineage, error) {
 	all, err := r.astro.ListTokens(r.ctx, scopeFilter(&ref))
 	if err != nil {
 		return l, fmt.Errorf("listing tokens to see whether another run has finished: %w", err)
+	}
+	if r.group != nil {
+		return r.group(all), nil
 	}
 	return buildLineage(l.id, nil, all, r.serverNow()), nil
 }
