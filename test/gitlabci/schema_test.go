@@ -41,6 +41,16 @@ var schemaPatches = []struct {
 	},
 }
 
+// ignoreSchemaPaths are gitlab-ci-local's arguments that skip the same
+// rules: it validates every pipeline with ci.json too.
+func ignoreSchemaPaths() []string {
+	var args []string
+	for _, p := range schemaPatches {
+		args = append(args, "--ignore-schema-paths", "#/"+strings.Join(p.pointer, "/"))
+	}
+	return args
+}
+
 func bundlePath() string {
 	if gcl := os.Getenv("GITLAB_CI_LOCAL"); gcl != "" {
 		if p, err := filepath.EvalSymlinks(gcl); err == nil {
@@ -633,7 +643,8 @@ func TestREADMERegexesAreTheTemplates(t *testing.T) {
 		name := string(readme[m[2]:m[3]])
 		for _, r := range row.FindAllSubmatch(readme[m[1]:end], -1) {
 			found++
-			input, doc := string(r[1]), string(r[2])
+			// A | inside a table cell is written \| (GitHub splits cells on it).
+			input, doc := string(r[1]), strings.ReplaceAll(string(r[2]), `\|`, "|")
 			def, ok := tpls[name].spec[input]
 			if !ok {
 				t.Errorf("README, %s: input %s is not declared", name, input)
@@ -646,5 +657,93 @@ func TestREADMERegexesAreTheTemplates(t *testing.T) {
 	}
 	if found == 0 {
 		t.Error("no documented regex found in the README's input tables")
+	}
+}
+
+// jobsOf renders a template and returns its jobs by name.
+func jobsOf(t *testing.T, tpl template, given map[string]any) map[string]map[string]any {
+	t.Helper()
+	body, err := tpl.render(given)
+	if err != nil {
+		t.Fatal(err)
+	}
+	jobs := map[string]map[string]any{}
+	for name, v := range body.(map[string]any) {
+		if m, ok := v.(map[string]any); ok {
+			jobs[name] = m
+		}
+	}
+	return jobs
+}
+
+// GitLab's rule for resource group keys (Ci::ResourceGroup validates the key
+// with Gitlab::Regex.environment_name_regex, at most 255 characters).
+var resourceGroupKey = regexp.MustCompile(`^[a-zA-Z0-9_${}. -]([a-zA-Z0-9_/${}. -]*[a-zA-Z0-9_${}. -])?$`)
+
+// The rotate job's resource group is per token: rotations of different
+// tokens do not wait for each other, rotations of one token do; every key
+// that the inputs' regexes allow is one GitLab accepts.
+func TestRotateResourceGroupPerToken(t *testing.T) {
+	t.Parallel()
+	tpl := loadTemplates(t)["rotate"]
+	group := func(given map[string]any) string {
+		t.Helper()
+		g, _ := jobsOf(t, tpl, given)["astro-ci-rotate"]["resource_group"].(string)
+		return g
+	}
+	self, byName, byID := group(nil), group(map[string]any{"token-name": "deploy-bot"}), group(map[string]any{"token-id": "clxyz0123"})
+	if self == byName || self == byID || byName == byID {
+		t.Errorf("one resource group for different tokens: self %q, deploy-bot %q, clxyz0123 %q", self, byName, byID)
+	}
+	longest := strings.Repeat("a", 170)
+	nameRE := regexp.MustCompile(tpl.spec["token-name"]["regex"].(string))
+	idRE := regexp.MustCompile(tpl.spec["token-id"]["regex"].(string))
+	if !nameRE.MatchString(longest) || nameRE.MatchString(longest+"a") || !idRE.MatchString(strings.Repeat("a", 64)) {
+		t.Fatalf("token-name and token-id regexes changed: re-check the longest key")
+	}
+	for _, g := range []string{self, byName, byID, group(map[string]any{"token-name": longest}),
+		group(map[string]any{"token-name": "a b.c_d-e"})} {
+		if len(g) > 255 || !resourceGroupKey.MatchString(g) {
+			t.Errorf("resource group %q is not a key GitLab accepts", g)
+		}
+	}
+	for _, bad := range []string{" deploy-bot", "deploy-bot ", "deploy/bot", "deploy:bot", "déploy"} {
+		if nameRE.MatchString(bad) {
+			t.Errorf("token-name regex accepts %q, which would make an invalid resource group", bad)
+		}
+	}
+}
+
+// tags, needs and allow-failure reach the jobs. The preview's stop job takes
+// the tags but never needs anything (a preview can always be deleted) and
+// stays allowed to fail (a manual stop job must be).
+func TestJobKeywordInputs(t *testing.T) {
+	t.Parallel()
+	tpls := loadTemplates(t)
+	given := map[string]any{"tags": []any{"astro"}, "needs": []any{"build"}, "allow-failure": true}
+	for name, jobs := range map[string][]string{"rotate": {"astro-ci-rotate"}, "check": {"astro-ci-check"}, "preview": {"astro-ci-preview"}} {
+		in := map[string]any{}
+		for k, v := range given {
+			in[k] = v
+		}
+		for k, v := range requiredForRendering[name] {
+			in[k] = v
+		}
+		rendered := jobsOf(t, tpls[name], in)
+		defaults := jobsOf(t, tpls[name], requiredForRendering[name])
+		for _, job := range jobs {
+			j, d := rendered[job], defaults[job]
+			if fmt.Sprint(j["tags"]) != "[astro]" || fmt.Sprint(j["needs"]) != "[build]" || j["allow_failure"] != true {
+				t.Errorf("%s: tags %v, needs %v, allow_failure %v; want the inputs", job, j["tags"], j["needs"], j["allow_failure"])
+			}
+			if fmt.Sprint(d["tags"]) != "[]" || fmt.Sprint(d["needs"]) != "[]" || d["allow_failure"] != false {
+				t.Errorf("%s by default: tags %v, needs %v, allow_failure %v; want [], [] and false", job, d["tags"], d["needs"], d["allow_failure"])
+			}
+		}
+	}
+	stop := jobsOf(t, tpls["preview"], map[string]any{"base-deployment": "production", "tags": []any{"astro"}, "needs": []any{"build"}})["astro-ci-preview-stop"]
+	rules, _ := stop["rules"].([]any)
+	if fmt.Sprint(stop["tags"]) != "[astro]" || fmt.Sprint(stop["needs"]) != "[]" || len(rules) != 1 || rules[0].(map[string]any)["allow_failure"] != true {
+		t.Errorf("stop job: tags %v, needs %v, rules %v", stop["tags"], stop["needs"], stop["rules"])
 	}
 }
