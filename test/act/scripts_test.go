@@ -296,10 +296,12 @@ var scriptTools = []string{"bash", "uname", "mktemp", "rm", "awk", "sort", "tr",
 func toolPath(t *testing.T, tools ...string) string {
 	t.Helper()
 	bin := t.TempDir()
+	seen := map[string]bool{}
 	for _, tool := range tools {
-		if tool == "" {
+		if tool == "" || seen[tool] {
 			continue
 		}
+		seen[tool] = true
 		p, err := exec.LookPath(tool)
 		if err != nil {
 			continue
