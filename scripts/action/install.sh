@@ -96,10 +96,10 @@ case "${ASTROCI_VERSION:-}" in
 		tag=$ref why=ref
 		say "the action ref $ref is a release tag: downloading that release"
 	else
-		say "the action ref ${ref:-(local)} is not a release commit (no .release-version): building astro-ci from source"
+		say "the action ref ${ref:-(local)} is not a release commit (no .release-version): astro-ci is built from source"
 	fi
 	;;
-source) say "version: source: building astro-ci from the action's source" ;;
+source) say "version: source: astro-ci is built from the action's source" ;;
 *)
 	tag=v${ASTROCI_VERSION#v}
 	[[ $tag =~ $release_re ]] || die "version input: not a release version (vX.Y.Z) or \"source\""

@@ -505,7 +505,7 @@ func TestInstallScriptReleaseCommit(t *testing.T) {
 		t.Parallel()
 		env, dir := runnerEnv(t, map[string]string{"ASTROCI_ACTION_PATH": actionFiles(t, ""), "ASTROCI_ACTION_REF": releaseSHA, "PATH": noGoPath(t)})
 		res := runScript(t, bash, "install.sh", dir, env)
-		if res.code == 0 || !strings.Contains(res.stderr, "the action ref "+releaseSHA+" is not a release commit (no .release-version): building astro-ci from source") {
+		if res.code == 0 || !strings.Contains(res.stderr, "the action ref "+releaseSHA+" is not a release commit (no .release-version): astro-ci is built from source") {
 			t.Fatalf("exit %d\n%s", res.code, res)
 		}
 	})
