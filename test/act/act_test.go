@@ -27,17 +27,17 @@ const releaseTag = "v9.9.9"
 
 // suite is what every act test shares: built once per test binary.
 type suite struct {
-	root    string // the repository
-	actBin  string // .cache/bin/act
-	dir     string // temporary; removed by TestMain
-	src     string // the action's files, as a commit of main holds them
+	root   string // the repository
+	actBin string // .cache/bin/act
+	dir    string // temporary; removed by TestMain
+	src    string // the action's files, as a commit of main holds them
 	// releaseSrc is the action's files as the release commit of releaseTag
 	// holds them: src plus .release-version (scripts/release-commit.sh).
 	releaseSrc string
-	astroCI string // bin/astro-ci, for seeding secrets
-	sandbox string // bin/astro-sandbox
-	archive []byte // releaseArchive of an astro-ci stamped releaseTag, built from releaseSHA
-	goEnv   map[string]string
+	astroCI    string // bin/astro-ci, for seeding secrets
+	sandbox    string // bin/astro-sandbox
+	archive    []byte // releaseArchive of an astro-ci stamped releaseTag, built from releaseSHA
+	goEnv      map[string]string
 }
 
 var (
