@@ -60,24 +60,12 @@ func releaseRepo(t *testing.T, changelog string) (repo, origin string) {
 // releaseScript runs scripts/release.sh of repo.
 func releaseScript(t *testing.T, repo string, env map[string]string, args ...string) scriptResult {
 	t.Helper()
-	bash := needShell(t)
-	cmd := exec.Command(bash, append([]string{filepath.Join(repo, "scripts", "release.sh")}, args...)...)
-	cmd.Dir = repo
-	cmd.Env = append(os.Environ(), "GIT_CONFIG_GLOBAL=/dev/null", "GIT_CONFIG_NOSYSTEM=1",
+	environ := append(os.Environ(), "GIT_CONFIG_GLOBAL=/dev/null", "GIT_CONFIG_NOSYSTEM=1",
 		"GIT_AUTHOR_NAME=maintainer", "GIT_AUTHOR_EMAIL=m@example.com", "GIT_COMMITTER_NAME=maintainer", "GIT_COMMITTER_EMAIL=m@example.com")
 	for k, v := range env {
-		cmd.Env = append(cmd.Env, k+"="+v)
+		environ = append(environ, k+"="+v)
 	}
-	var stdout, stderr strings.Builder
-	cmd.Stdout, cmd.Stderr = &stdout, &stderr
-	err := cmd.Run()
-	res := scriptResult{stdout: stdout.String(), stderr: stderr.String()}
-	if ee, ok := err.(*exec.ExitError); ok {
-		res.code = ee.ExitCode()
-	} else if err != nil {
-		t.Fatal(err)
-	}
-	return res
+	return runBash(t, needShell(t), append([]string{filepath.Join(repo, "scripts", "release.sh")}, args...), repo, environ)
 }
 
 const section123 = "## [1.2.3] - 2026-12-01\n\n### Added\n\n- things\n"

@@ -57,15 +57,22 @@ func (r scriptResult) String() string { return "stdout:\n" + r.stdout + "\nstder
 // given environment (plus PATH and HOME unless given).
 func runScript(t *testing.T, bash, script, dir string, env map[string]string) scriptResult {
 	t.Helper()
-	cmd := exec.Command(bash, filepath.Join(repoRoot(t), "scripts", "action", script))
-	cmd.Dir = dir
-	cmd.Env = []string{"HOME=" + dir}
+	environ := []string{"HOME=" + dir}
 	if _, ok := env["PATH"]; !ok {
-		cmd.Env = append(cmd.Env, "PATH="+os.Getenv("PATH"))
+		environ = append(environ, "PATH="+os.Getenv("PATH"))
 	}
 	for k, v := range env {
-		cmd.Env = append(cmd.Env, k+"="+v)
+		environ = append(environ, k+"="+v)
 	}
+	return runBash(t, bash, []string{filepath.Join(repoRoot(t), "scripts", "action", script)}, dir, environ)
+}
+
+// runBash runs bash with args in dir with exactly the environment environ.
+func runBash(t *testing.T, bash string, args []string, dir string, environ []string) scriptResult {
+	t.Helper()
+	cmd := exec.Command(bash, args...)
+	cmd.Dir = dir
+	cmd.Env = environ
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	err := cmd.Run()
@@ -92,24 +99,14 @@ func TestInstallScriptRelease(t *testing.T) {
 	}
 	const archiveName = "astro-ci_9.9.9_linux_amd64.tar.gz"
 
-	// installEnv is a runner's environment for install.sh: Linux X64, its
-	// own temp and tool cache directories.
+	// installEnv is a runner's environment for install.sh (runnerEnv) with
+	// the release server at base.
 	installEnv := func(t *testing.T, base string, extra map[string]string) (map[string]string, string) {
-		dir := t.TempDir()
-		env := map[string]string{
-			"RUNNER_OS": "Linux", "RUNNER_ARCH": "X64",
-			"RUNNER_TEMP": filepath.Join(dir, "temp"), "RUNNER_TOOL_CACHE": filepath.Join(dir, "toolcache"),
-			"GITHUB_OUTPUT": filepath.Join(dir, "output"), "ASTRO_CI_RELEASE_BASE_URL": base,
-		}
-		for _, d := range []string{env["RUNNER_TEMP"], env["RUNNER_TOOL_CACHE"]} {
-			if err := os.MkdirAll(d, 0o755); err != nil {
-				t.Fatal(err)
-			}
-		}
+		env := map[string]string{"ASTRO_CI_RELEASE_BASE_URL": base}
 		for k, v := range extra {
 			env[k] = v
 		}
-		return env, dir
+		return runnerEnv(t, env)
 	}
 	cached := func(env map[string]string) string {
 		return filepath.Join(env["RUNNER_TOOL_CACHE"], "astro-ci", "9.9.9", "linux_amd64", "astro-ci")
