@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/url"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"regexp"
 	"sort"
@@ -745,5 +746,72 @@ func TestJobKeywordInputs(t *testing.T) {
 	rules, _ := stop["rules"].([]any)
 	if fmt.Sprint(stop["tags"]) != "[astro]" || fmt.Sprint(stop["needs"]) != "[]" || len(rules) != 1 || rules[0].(map[string]any)["allow_failure"] != true {
 		t.Errorf("stop job: tags %v, needs %v, rules %v", stop["tags"], stop["needs"], stop["rules"])
+	}
+}
+
+// The rotate job hands its grace to astro-ci only with overlap: an in-place
+// rotate has no grace, and astro-ci refuses one, so the component's default
+// must not break strategy: rotate; a grace given on purpose with rotate is
+// an error. The job's script runs with sh, as in the image, against a
+// stand-in astro-ci that prints what it got.
+func TestRotateGraceOnlyWithOverlap(t *testing.T) {
+	t.Parallel()
+	sh, err := exec.LookPath("sh")
+	if err != nil {
+		t.Skip("no sh")
+	}
+	tpl := loadTemplates(t)["rotate"]
+	if got := tpl.spec["grace"]["default"]; got != "1h" {
+		t.Fatalf("grace defaults to %v: the job's script compares with 1h", got)
+	}
+	bin := t.TempDir()
+	if err := os.WriteFile(filepath.Join(bin, "astro-ci"), []byte("#!/bin/sh\necho \"astro-ci $* grace=[${ASTRO_CI_GRACE-unset}] strategy=[$ASTRO_CI_STRATEGY]\"\n"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		name    string
+		given   map[string]any
+		project map[string]string // CI/CD variables of the project
+		code    int
+		want    string
+	}{
+		{"overlap takes the default grace", nil, nil, 0, "astro-ci token rotate grace=[1h] strategy=[overlap]"},
+		{"overlap with grace 0", map[string]any{"grace": "0"}, nil, 0, "grace=[0] strategy=[overlap]"},
+		{"a CI/CD variable wins", map[string]any{"grace": "2h"}, map[string]string{"ASTRO_CI_GRACE": "3d"}, 0, "grace=[3d] strategy=[overlap]"},
+		{"rotate with the default: no grace", map[string]any{"strategy": "rotate"}, nil, 0, "astro-ci token rotate grace=[unset] strategy=[rotate]"},
+		{"rotate with no grace", map[string]any{"strategy": "rotate", "grace": ""}, nil, 0, "grace=[unset] strategy=[rotate]"},
+		{"rotate with a grace on purpose", map[string]any{"strategy": "rotate", "grace": "2h"}, nil, 2, "grace (2h) is for strategy overlap"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			job := jobsOf(t, tpl, tc.given)["astro-ci-rotate"]
+			env := []string{"PATH=" + bin + string(os.PathListSeparator) + os.Getenv("PATH")}
+			vars, _ := job["variables"].(map[string]any)
+			for k, v := range vars {
+				env = append(env, fmt.Sprintf("%s=%v", k, v))
+			}
+			for k, v := range tc.project {
+				env = append(env, k+"="+v)
+			}
+			var script []string
+			for _, line := range job["script"].([]any) {
+				if strings.Contains(line.(string), "$[[") {
+					t.Fatalf("an input in the script: %q", line)
+				}
+				script = append(script, line.(string))
+			}
+			cmd := exec.Command(sh, "-e", "-c", strings.Join(script, "\n"))
+			cmd.Env = env
+			out, err := cmd.CombinedOutput()
+			code := 0
+			if ee, ok := err.(*exec.ExitError); ok {
+				code = ee.ExitCode()
+			} else if err != nil {
+				t.Fatal(err)
+			}
+			if code != tc.code || !strings.Contains(string(out), tc.want) {
+				t.Errorf("exit %d, want %d and %q:\n%s", code, tc.code, tc.want, out)
+			}
+		})
 	}
 }
