@@ -13,7 +13,9 @@
 set -euo pipefail
 
 bin=${ASTROCI_BIN:?ASTROCI_BIN: no astro-ci binary (the install step failed?)}
-unset ASTROCI_BIN ASTROCI_ACTION_PATH
+# The install step's settings are not astro-ci's (it warns about ASTRO_CI_*
+# variables it does not read).
+unset ASTROCI_BIN ASTROCI_ACTION_PATH ASTRO_CI_RELEASE_BASE_URL ASTRO_CI_RELEASE_REPOSITORY
 
 words=()
 read -r -d '' -a words <<<"${INPUT_COMMAND:-}" || true

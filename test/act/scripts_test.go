@@ -322,7 +322,7 @@ printf 'argv=%s\n' "$*"
 for v in ASTRO_API_TOKEN ASTRO_CI_GITHUB_TOKEN ASTRO_CI_GRACE ASTRO_CI_STRATEGY ASTRO_CI_TARGETS; do
 	eval "printf '%s=[%s]\n' $v \"\${$v:-}\""
 done
-env | grep -E '^(INPUT_|ASTROCI_)' | cut -d= -f1 | sort
+env | grep -E '^(INPUT_|ASTROCI_|ASTRO_CI_RELEASE_)' | cut -d= -f1 | sort
 `
 	if err := os.WriteFile(bin, []byte(spy), 0o755); err != nil {
 		t.Fatal(err)
@@ -340,6 +340,8 @@ env | grep -E '^(INPUT_|ASTROCI_)' | cut -d= -f1 | sort
 			"INPUT_ASTRO_API_TOKEN": "input-token",
 			"INPUT_GITHUB_TOKEN":    "",
 			"ASTRO_CI_GITHUB_TOKEN": "env-token",
+			// the install step's, not astro-ci's
+			"ASTRO_CI_RELEASE_BASE_URL": "https://mirror.example.com", "ASTRO_CI_RELEASE_REPOSITORY": "acme/astro-ci",
 		})
 		if res.code != 0 {
 			t.Fatalf("exit %d\n%s", res.code, res)
