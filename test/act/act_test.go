@@ -147,10 +147,16 @@ func copySource(root, dst string) error {
 			return err
 		}
 		rel, _ := filepath.Rel(root, path)
-		if d.IsDir() {
-			if skip[rel] {
+		// In a git worktree .git is a file naming the real repository: copied,
+		// it would make the test's `git init` and `git commit` act on that
+		// repository instead of a scratch one.
+		if skip[rel] {
+			if d.IsDir() {
 				return filepath.SkipDir
 			}
+			return nil
+		}
+		if d.IsDir() {
 			return os.MkdirAll(filepath.Join(dst, rel), 0o755)
 		}
 		if !d.Type().IsRegular() {
@@ -292,6 +298,9 @@ func (s *suite) newRepo(t *testing.T, withSource bool, files map[string]string) 
 		if err := os.WriteFile(p, []byte(body), 0o644); err != nil {
 			t.Fatal(err)
 		}
+	}
+	if _, err := os.Lstat(filepath.Join(dir, ".git")); err == nil {
+		t.Fatalf("%s has a .git before git init: the test would commit to another repository", dir)
 	}
 	for _, args := range [][]string{
 		{"init", "-q", "-b", "main"},
