@@ -24,7 +24,7 @@ test: ## every test, race detector on, including the ones that drive act and git
 test-short: ## quick: no race detector, no real runners
 	$(GO) test -short -count=1 ./...
 
-lint: ## go vet, gofmt, golangci-lint, shellcheck, actionlint, goreleaser check
+lint: ## go vet, gofmt, golangci-lint, shellcheck, actionlint, GitLab CI schema, goreleaser check
 	scripts/lint.sh
 
 demo: build ## the real binary against the local sandbox
@@ -39,7 +39,7 @@ image: ## the container image from Dockerfile, built offline with podman
 image-test: ## build the image, then run it like a GitLab job (non-root, sh, against the sandbox)
 	IMAGE=$(IMAGE) VERSION=$(VERSION) COMMIT=$(COMMIT) scripts/image.sh test
 
-release-snapshot: ## what a release publishes, into dist/ (no tag, no publishing, no image)
+release-snapshot: ## what a release publishes, into dist/ (no tag, no publishing, no image; SBOMs if syft is installed)
 	scripts/release-snapshot.sh
 
 tools: ## install every pinned tool (runners and lint)

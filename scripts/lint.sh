@@ -2,8 +2,10 @@
 # make lint: everything static, offline once scripts/tools.sh lint has run.
 #   go vet, gofmt, golangci-lint (.golangci.yml), shellcheck on the scripts,
 #   actionlint on the workflows, the GitHub workflow examples under docs/ and
-#   action.yml, goreleaser check, and the two Dockerfiles' shared runtime part.
-# Usage: scripts/lint.sh [go|shell|actions|release|all]
+#   action.yml, the GitLab components and examples against GitLab's CI schema
+#   (test/gitlabci, without running gitlab-ci-local; the schema comes with it),
+#   goreleaser check, and the two Dockerfiles' shared runtime part.
+# Usage: scripts/lint.sh [go|shell|actions|gitlab|release|all]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/tools.sh lint
@@ -97,6 +99,12 @@ actions_lint() {
 	fi
 }
 
+gitlab_lint() {
+	step "GitLab components and examples against GitLab's CI schema"
+	scripts/tools.sh runners
+	ASTRO_CI_RUNNER_TESTS=1 go test -count=1 -run 'Schema|JSLiteral|READMERegexes|ResourceGroup|JobKeyword' ./test/gitlabci/
+}
+
 release_lint() {
 	step "goreleaser check"
 	"$bin/goreleaser" check -q 2>/dev/null || "$bin/goreleaser" check
@@ -109,7 +117,8 @@ case "${1:-all}" in
 go) go_lint ;;
 shell) shell_lint ;;
 actions) actions_lint ;;
+gitlab) gitlab_lint ;;
 release) release_lint ;;
-all) go_lint; shell_lint; actions_lint; release_lint; step "ok" ;;
-*) echo "usage: $0 [go|shell|actions|release|all]" >&2; exit 2 ;;
+all) go_lint; shell_lint; actions_lint; gitlab_lint; release_lint; step "ok" ;;
+*) echo "usage: $0 [go|shell|actions|gitlab|release|all]" >&2; exit 2 ;;
 esac

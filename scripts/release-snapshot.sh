@@ -3,8 +3,11 @@
 # with no tag, no publishing and no image (goreleaser's image step needs a
 # Docker engine with buildx; `make image-test` builds Dockerfile.goreleaser with
 # podman instead). Works offline once the Go modules are in the module cache.
+# SBOMs: a release always makes them with syft; the snapshot does when syft is
+# on PATH and says that it skipped them otherwise.
 # Then checks the result: six archives named as the action expects, each with
-# the binary, checksums.txt that verifies, and a binary that runs.
+# the binary, checksums.txt that verifies (and lists the SBOMs when made), and
+# a binary that runs and carries the commit.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/tools.sh lint
@@ -13,6 +16,14 @@ scripts/tools.sh lint
 # stamps commit "none". Give git a remote URL through the environment only.
 if [ -z "$(git remote)" ]; then
 	export GIT_CONFIG_COUNT=1 GIT_CONFIG_KEY_0=remote.origin.url GIT_CONFIG_VALUE_0=https://github.com/astro-ci/astro-ci.git
+fi
+sboms=0
+if command -v syft >/dev/null 2>&1; then
+	export ASTRO_CI_SBOM=1
+	sboms=6
+	echo "release-snapshot: syft $(syft version 2>/dev/null | sed -n 's/^Version: *//p') found: SBOMs included" >&2
+else
+	echo "release-snapshot: note: syft is not installed, so this snapshot has no SBOMs (a release always has them: .github/workflows/release.yml installs syft)" >&2
 fi
 .cache/bin/goreleaser release --snapshot --clean --skip=docker
 
@@ -32,7 +43,9 @@ for os in linux darwin windows; do
 		fi
 	done
 done
-[ "$(wc -l <checksums.txt)" -eq 6 ] || fail "checksums.txt should list the 6 archives"
+[ "$(grep -c -E '  astro-ci_[^ ]+\.(tar\.gz|zip)$' checksums.txt)" -eq 6 ] || fail "checksums.txt should list the 6 archives"
+[ "$(grep -c '\.sbom\.json$' checksums.txt)" -eq "$sboms" ] || fail "checksums.txt should list $sboms SBOMs"
+[ "$(wc -l <checksums.txt)" -eq $((6 + sboms)) ] || fail "checksums.txt lists more than the archives and SBOMs"
 sha256sum --quiet -c checksums.txt || fail "checksums.txt does not verify"
 host=$(go env GOOS)_$(go env GOARCH)
 bin=$(find . -path "./astro-ci_${host}*/astro-ci" | head -n 1)
@@ -41,4 +54,4 @@ case "$out" in "astro-ci v$version ("*) ;; *) fail "$bin version said: $out" ;; 
 commit=$(sed -n 's/.*"commit": *"\([^"]*\)".*/\1/p' metadata.json | head -n 1)
 [ "$commit" = "$(git rev-parse HEAD)" ] || fail "metadata.json has commit '$commit', not HEAD"
 "$bin" version --format json | grep -q "\"$commit\"" || fail "$bin does not carry commit $commit"
-echo "release-snapshot: ok: dist/ has 6 archives for $version, checksums.txt verifies, $bin says: $out"
+echo "release-snapshot: ok: dist/ has 6 archives and $sboms SBOMs for $version, checksums.txt verifies, $bin says: $out"

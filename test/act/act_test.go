@@ -27,14 +27,17 @@ const releaseTag = "v9.9.9"
 
 // suite is what every act test shares: built once per test binary.
 type suite struct {
-	root    string // the repository
-	actBin  string // .cache/bin/act
-	dir     string // temporary; removed by TestMain
-	src     string // the action's files, as a release of this repository holds them
-	astroCI string // bin/astro-ci, for seeding secrets
-	sandbox string // bin/astro-sandbox
-	archive []byte // releaseArchive of an astro-ci stamped releaseTag
-	goEnv   map[string]string
+	root   string // the repository
+	actBin string // .cache/bin/act
+	dir    string // temporary; removed by TestMain
+	src    string // the action's files, as a commit of main holds them
+	// releaseSrc is the action's files as the release commit of releaseTag
+	// holds them: src plus .release-version (scripts/release-commit.sh).
+	releaseSrc string
+	astroCI    string // bin/astro-ci, for seeding secrets
+	sandbox    string // bin/astro-sandbox
+	archive    []byte // releaseArchive of an astro-ci stamped releaseTag, built from releaseSHA
+	goEnv      map[string]string
 }
 
 var (
@@ -82,7 +85,7 @@ func newSuite(root, act string) (*suite, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &suite{root: root, actBin: act, dir: dir, src: filepath.Join(dir, "src"), goEnv: map[string]string{}}
+	s := &suite{root: root, actBin: act, dir: dir, src: filepath.Join(dir, "src"), releaseSrc: filepath.Join(dir, "release-src"), goEnv: map[string]string{}}
 	s.astroCI = filepath.Join(dir, "bin", "astro-ci")
 	s.sandbox = filepath.Join(dir, "bin", "astro-sandbox")
 	out, err := exec.Command("go", "env", "GOCACHE", "GOMODCACHE", "GOPATH").Output()
@@ -97,7 +100,8 @@ func newSuite(root, act string) (*suite, error) {
 	release := filepath.Join(dir, "release", "astro-ci")
 	builds := [][]string{
 		{"build", "-o", filepath.Join(dir, "bin") + string(filepath.Separator), "./cmd/astro-ci", "./cmd/astro-sandbox"},
-		{"build", "-trimpath", "-ldflags", "-s -w -X github.com/astro-ci/astro-ci/internal/version.Version=" + releaseTag, "-o", release, "./cmd/astro-ci"},
+		{"build", "-trimpath", "-ldflags", "-s -w -X github.com/astro-ci/astro-ci/internal/version.Version=" + releaseTag +
+			" -X github.com/astro-ci/astro-ci/internal/version.Commit=" + releaseSHA, "-o", release, "./cmd/astro-ci"},
 	}
 	errs := make([]error, len(builds)+1)
 	var wg sync.WaitGroup
@@ -114,6 +118,12 @@ func newSuite(root, act string) (*suite, error) {
 	wg.Go(func() { errs[len(builds)] = copySource(root, s.src) })
 	wg.Wait()
 	if err := errors.Join(errs...); err != nil {
+		return s, err
+	}
+	if err := os.CopyFS(s.releaseSrc, os.DirFS(s.src)); err != nil {
+		return s, err
+	}
+	if err := os.WriteFile(filepath.Join(s.releaseSrc, ".release-version"), []byte(releaseTag+"\n"), 0o644); err != nil {
 		return s, err
 	}
 	bin, err := os.ReadFile(release)
@@ -137,10 +147,16 @@ func copySource(root, dst string) error {
 			return err
 		}
 		rel, _ := filepath.Rel(root, path)
-		if d.IsDir() {
-			if skip[rel] {
+		// In a git worktree .git is a file naming the real repository: copied,
+		// it would make the test's `git init` and `git commit` act on that
+		// repository instead of a scratch one.
+		if skip[rel] {
+			if d.IsDir() {
 				return filepath.SkipDir
 			}
+			return nil
+		}
+		if d.IsDir() {
 			return os.MkdirAll(filepath.Join(dst, rel), 0o755)
 		}
 		if !d.Type().IsRegular() {
@@ -283,6 +299,9 @@ func (s *suite) newRepo(t *testing.T, withSource bool, files map[string]string) 
 			t.Fatal(err)
 		}
 	}
+	if _, err := os.Lstat(filepath.Join(dir, ".git")); err == nil {
+		t.Fatalf("%s has a .git before git init: the test would commit to another repository", dir)
+	}
 	for _, args := range [][]string{
 		{"init", "-q", "-b", "main"},
 		{"remote", "add", "origin", "https://github.com/acme/airflow-dags.git"},
@@ -309,6 +328,11 @@ type run struct {
 	env      map[string]string // --env
 	// localRefs: refs of astro-ci/astro-ci that resolve to the suite's source.
 	localRefs []string
+	// localDirs: refs of astro-ci/astro-ci that resolve to other files
+	// (e.g. the release commit's).
+	localDirs map[string]string
+	// path: the PATH of act and so of the job's steps; default the host's.
+	path string
 	// cache: act's action cache (and with it the runner's tool cache);
 	// default a fresh one.
 	cache string
@@ -350,13 +374,19 @@ func (s *suite) act(t *testing.T, r run) (string, error) {
 	for _, ref := range r.localRefs {
 		args = append(args, "--local-repository", "astro-ci/astro-ci@"+ref+"="+s.src)
 	}
+	for ref, dir := range r.localDirs {
+		args = append(args, "--local-repository", "astro-ci/astro-ci@"+ref+"="+dir)
+	}
+	if r.path == "" {
+		r.path = os.Getenv("PATH")
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, s.actBin, args...)
 	cmd.Dir = r.dir
 	home := filepath.Join(tmp, "home")
 	cmd.Env = []string{
-		"PATH=" + os.Getenv("PATH"), "HOME=" + home, "XDG_CONFIG_HOME=" + filepath.Join(home, ".config"),
+		"PATH=" + r.path, "HOME=" + home, "XDG_CONFIG_HOME=" + filepath.Join(home, ".config"),
 		"XDG_CACHE_HOME=" + filepath.Join(home, ".cache"), "TMPDIR=" + tmp,
 		"ACT_DISABLE_VERSION_CHECK=1",
 		// The source builds inside the action: the host's caches, offline.
@@ -419,8 +449,8 @@ const repoSecret = "repo:acme/airflow-dags"
 
 // assertSelfRotated checks that the repository secret ASTRO_API_TOKEN holds
 // a valid token other than the sandbox's original one, which Astro no longer
-// knows (overlap without grace deletes it).
-func assertSelfRotated(t *testing.T, sb *sandboxProc) sandbox.SecretState {
+// knows (overlap without grace deletes it) or, with a grace, still knows.
+func assertSelfRotated(t *testing.T, sb *sandboxProc, grace bool) sandbox.SecretState {
 	t.Helper()
 	after, ok := sb.secret(t, repoSecret, "ASTRO_API_TOKEN")
 	switch {
@@ -431,10 +461,15 @@ func assertSelfRotated(t *testing.T, sb *sandboxProc) sandbox.SecretState {
 	case after.Fingerprint == sandbox.Fingerprint(sb.env["ASTRO_API_TOKEN"]) || after.TokenID == sb.env["ASTRO_SANDBOX_ADMIN_TOKEN_ID"]:
 		t.Errorf("the repository secret still holds the original token: %+v", after)
 	}
+	kept := false
 	for _, tok := range sb.state(t).Tokens {
-		if tok.ID == sb.env["ASTRO_SANDBOX_ADMIN_TOKEN_ID"] {
-			t.Errorf("the superseded token %s still exists", tok.ID)
-		}
+		kept = kept || tok.ID == sb.env["ASTRO_SANDBOX_ADMIN_TOKEN_ID"]
+	}
+	switch {
+	case kept && !grace:
+		t.Errorf("the superseded token %s still exists", sb.env["ASTRO_SANDBOX_ADMIN_TOKEN_ID"])
+	case !kept && grace:
+		t.Errorf("the superseded token %s is gone although the grace keeps it for jobs that read it", sb.env["ASTRO_SANDBOX_ADMIN_TOKEN_ID"])
 	}
 	return after
 }
@@ -475,7 +510,7 @@ jobs:
 	secrets, env := sb.forge()
 	out, err := s.act(t, run{dir: repo, event: "push", payload: pushEvent(), workflow: ".github/workflows/rotate.yml", secrets: secrets, env: env})
 	mustSucceed(t, out, err)
-	after := assertSelfRotated(t, sb)
+	after := assertSelfRotated(t, sb, false)
 	if after.Fingerprint == before.Fingerprint {
 		t.Error("the secret's value did not change")
 	}
@@ -676,6 +711,114 @@ func TestReleaseDownload(t *testing.T) {
 	})
 }
 
+// jobTools are what a job of the act tests runs with besides astro-ci:
+// bash and the tools install.sh and act's host executor use. Not Go, not gh.
+var jobTools = append(append([]string{}, scriptTools...), "sh", "env", "grep", "head", "sha256sum", "git", "ls",
+	"dirname", "basename", "id", "tee", "date", "sleep", "touch", "wc", "xargs", "find", "ln", "readlink", "realpath")
+
+// jobPath is a PATH for act without Go (and without gh): a job that would
+// build astro-ci from source fails.
+func jobPath(t *testing.T) string {
+	t.Helper()
+	dir := toolPath(t, jobTools...)
+	for _, tool := range []string{"go", "gh"} {
+		if _, err := os.Stat(filepath.Join(dir, tool)); err == nil {
+			t.Fatalf("%s in the no-Go PATH", tool)
+		}
+	}
+	return dir
+}
+
+// noGoStep fails the job if Go is on its PATH, and says so otherwise.
+const noGoStep = `      - run: if command -v go; then echo "go is on PATH"; exit 1; fi; echo "no Go on PATH"
+`
+
+// (e) The release commit, pinned by its SHA (or by the moving major tag, or
+// installed for later steps), downloads its release from the release server
+// and verifies it — on a runner without Go, so no source build could have
+// happened.
+func TestReleaseCommitPin(t *testing.T) {
+	s := setup(t)
+	t.Parallel()
+	archiveName := "astro-ci_" + strings.TrimPrefix(releaseTag, "v") + "_" + platform() + ".tar.gz"
+	stamped := "astro-ci " + releaseTag + " ("
+	download := []string{
+		"no Go on PATH",
+		"this action is the release commit of astro-ci " + releaseTag + " (its .release-version): downloading that release",
+		"verified sha256 " + sha256Hex(s.archive),
+		"provenance: NOT verified: the GitHub CLI (gh) is not installed",
+		stamped,
+	}
+	for _, tc := range []struct {
+		name, ref, steps string
+		want             []string
+	}{
+		{name: "by commit SHA", ref: releaseSHA,
+			steps: "      - uses: astro-ci/astro-ci@" + releaseSHA + " # " + releaseTag + "\n        with:\n          command: version\n",
+			want:  append(download, "astro-ci "+releaseTag+" was built from commit "+releaseSHA+", the commit this action is pinned to")},
+		{name: "by the major tag", ref: "v9",
+			steps: "      - uses: astro-ci/astro-ci@v9\n        with:\n          command: version\n",
+			want:  download},
+		{name: "command install, then astro-ci in a later step", ref: releaseSHA,
+			steps: "      - id: astro\n        uses: astro-ci/astro-ci@" + releaseSHA + "\n        with:\n          command: install\n" +
+				"      - env:\n          BIN: ${{ steps.astro.outputs.astro-ci-path }}\n        run: astro-ci version && echo \"astro-ci-path=$BIN\" && test \"$(command -v astro-ci)\" = \"$BIN\"\n",
+			want: append(download, "astro-ci is on PATH for the next steps of this job", "astro-ci-path=/")},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			srv := newReleaseServer(t, release(releaseTag, platform(), s.archive, nil))
+			wf := "name: consumer\non: push\njobs:\n  use:\n    runs-on: ubuntu-latest\n    steps:\n" + noGoStep + tc.steps
+			repo := s.newRepo(t, false, map[string]string{".github/workflows/use.yml": wf})
+			out, err := s.act(t, run{dir: repo, event: "push", payload: pushEvent(), workflow: ".github/workflows/use.yml",
+				localDirs: map[string]string{tc.ref: s.releaseSrc}, path: jobPath(t),
+				env: map[string]string{"ASTRO_CI_RELEASE_BASE_URL": srv.URL}})
+			mustSucceed(t, out, err)
+			mustContain(t, out, tc.want...)
+			if strings.Contains(out, "building astro-ci from source") {
+				t.Errorf("built from source:\n%s", out)
+			}
+			if n := srv.count(releaseTag + "/" + archiveName); n != 1 {
+				t.Errorf("archive downloaded %d times, want 1", n)
+			}
+		})
+	}
+
+	// A commit made after the release commit still carries .release-version
+	// (a branch started from the release): it is not the release, and says so.
+	t.Run("another commit with the file builds from source", func(t *testing.T) {
+		t.Parallel()
+		srv := newReleaseServer(t, release(releaseTag, platform(), s.archive, nil))
+		other := strings.Repeat("de", 20)
+		repo := s.newRepo(t, false, map[string]string{".github/workflows/use.yml": consumerWorkflow(other, "")})
+		out, err := s.act(t, run{dir: repo, event: "push", payload: pushEvent(), workflow: ".github/workflows/use.yml",
+			localDirs: map[string]string{other: s.releaseSrc}, env: map[string]string{"ASTRO_CI_RELEASE_BASE_URL": srv.URL}})
+		mustSucceed(t, out, err)
+		mustContain(t, out, "commit "+other+" carries .release-version "+releaseTag+", but astro-ci "+releaseTag+" was built from commit "+releaseSHA,
+			"building astro-ci from source ("+other+",", "astro-ci dev-"+other+" (")
+	})
+}
+
+// args reaches the flags that have no input (here --all of token check).
+func TestArgsInput(t *testing.T) {
+	s := setup(t)
+	t.Parallel()
+	sb := s.startSandbox(t)
+	srv := newReleaseServer(t, release(releaseTag, platform(), s.archive, nil))
+	wf := "name: check\non: push\njobs:\n  check:\n    runs-on: ubuntu-latest\n    steps:\n" +
+		"      - id: astro\n        uses: astro-ci/astro-ci@" + releaseSHA + "\n        with:\n          command: token check\n" +
+		"          warn-within: 1d\n          fail-within: 0\n          args: |\n            --all\n" +
+		"          astro-api-token: ${{ secrets.ASTRO_API_TOKEN }}\n"
+	repo := s.newRepo(t, false, map[string]string{".github/workflows/check.yml": wf})
+	secrets, env := sb.forge()
+	env["ASTRO_CI_RELEASE_BASE_URL"] = srv.URL
+	out, err := s.act(t, run{dir: repo, event: "push", payload: pushEvent(), workflow: ".github/workflows/check.yml", secrets: secrets, env: env,
+		localDirs: map[string]string{releaseSHA: s.releaseSrc}, path: jobPath(t)})
+	mustSucceed(t, out, err)
+	// Without --all only ASTRO_API_TOKEN ("astro-ci admin") would be listed.
+	mustContain(t, out, "deploy-bot", "astro-ci admin")
+	assertNoSecrets(t, out, sb.secrets()...)
+}
+
 // quickstart reads docs/examples/github/<name> and points its one
 // `uses: astro-ci/astro-ci@…` line at ref; nothing else changes.
 func (s *suite) quickstart(t *testing.T, name, ref string) string {
@@ -701,14 +844,14 @@ func TestQuickstarts(t *testing.T) {
 		t.Parallel()
 		sb := s.startSandbox(t)
 		srv := newReleaseServer(t, release(releaseTag, platform(), s.archive, nil))
-		repo := s.newRepo(t, false, map[string]string{".github/workflows/rotate.yml": s.quickstart(t, "quickstart-rotate.yml", releaseTag)})
+		repo := s.newRepo(t, false, map[string]string{".github/workflows/rotate.yml": s.quickstart(t, "quickstart-rotate.yml", releaseSHA)})
 		secrets, env := sb.forge()
 		env["ASTRO_CI_RELEASE_BASE_URL"] = srv.URL
 		out, err := s.act(t, run{dir: repo, event: "schedule", payload: map[string]any{"schedule": "17 5 * * *", "repository": repository()},
-			workflow: ".github/workflows/rotate.yml", secrets: secrets, env: env, localRefs: []string{releaseTag}})
+			workflow: ".github/workflows/rotate.yml", secrets: secrets, env: env, localDirs: map[string]string{releaseSHA: s.releaseSrc}, path: jobPath(t)})
 		mustSucceed(t, out, err)
-		assertSelfRotated(t, sb)
-		mustContain(t, out, "astro-ci: verified sha256", "rotated=true")
+		assertSelfRotated(t, sb, true) // the quick start's grace: 1h
+		mustContain(t, out, "astro-ci: verified sha256", "rotated=true", "was built from commit "+releaseSHA)
 		assertNoSecrets(t, out, sb.secrets()...)
 	})
 
@@ -716,11 +859,11 @@ func TestQuickstarts(t *testing.T) {
 		t.Parallel()
 		sb := s.startSandbox(t)
 		srv := newReleaseServer(t, release(releaseTag, platform(), s.archive, nil))
-		repo := s.newRepo(t, false, map[string]string{".github/workflows/preview.yml": s.quickstart(t, "quickstart-preview.yml", releaseTag)})
+		repo := s.newRepo(t, false, map[string]string{".github/workflows/preview.yml": s.quickstart(t, "quickstart-preview.yml", releaseSHA)})
 		secrets, env := sb.forge()
 		env["ASTRO_CI_RELEASE_BASE_URL"] = srv.URL
 		r := run{dir: repo, payload: branchEvent("feature/orders-dag"), workflow: ".github/workflows/preview.yml", secrets: secrets, env: env,
-			localRefs: []string{releaseTag}, cache: t.TempDir()}
+			localDirs: map[string]string{releaseSHA: s.releaseSrc}, path: jobPath(t), cache: t.TempDir()}
 		preview := func() (n int) {
 			for _, d := range sb.state(t).Deployments {
 				if strings.Contains(d.Description, "[astro-ci preview") {

@@ -43,3 +43,26 @@ func TestREADMECommandsExist(t *testing.T) {
 		}
 	}
 }
+
+// The policies a company checks before adopting astro-ci exist and say what
+// they must.
+func TestPolicies(t *testing.T) {
+	for file, wants := range map[string][]string{
+		"LICENSE":                 {"Apache License", "Version 2.0, January 2004", "END OF TERMS AND CONDITIONS"},
+		"SECURITY.md":             {"## Reporting a vulnerability", "## Supported versions", "## What astro-ci promises about secrets"},
+		"CHANGELOG.md":            {"https://keepachangelog.com/", "## [Unreleased]"},
+		"CONTRIBUTING.md":         {"## Adding a command", "## Adding a target kind", "## Versions", "## Releasing", "make release-snapshot"},
+		"docs/troubleshooting.md": {"another run is rotating this token", "preflight failed, nothing was changed", "the deadline (--deadline) passed"},
+	} {
+		b, err := os.ReadFile(filepath.Join("..", "..", file))
+		if err != nil {
+			t.Error(err)
+			continue
+		}
+		for _, w := range wants {
+			if !strings.Contains(string(b), w) {
+				t.Errorf("%s does not say %q", file, w)
+			}
+		}
+	}
+}

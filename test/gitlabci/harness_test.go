@@ -488,7 +488,8 @@ func (w *world) gcl(vars map[string]string, args ...string) run {
 // arguments (after the common ones).
 func (w *world) gclRaw(args ...string) run {
 	w.t.Helper()
-	argv := append([]string{"--home", w.home, "--force-shell-executor", "--no-color", "--max-job-name-padding", "0"}, args...)
+	argv := append([]string{"--home", w.home, "--force-shell-executor", "--no-color", "--max-job-name-padding", "0"}, ignoreSchemaPaths()...)
+	argv = append(argv, args...)
 
 	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
 	defer cancel()
