@@ -10,6 +10,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/astro-ci/astro-ci/internal/githubstore"
+	"github.com/astro-ci/astro-ci/internal/pace"
 	"github.com/astro-ci/astro-ci/internal/wait"
 )
 
@@ -167,7 +169,9 @@ func (r *runner) httpClient() *http.Client {
 	}
 	next := c.Transport
 	if next == nil {
-		next = http.DefaultTransport
+		// Keep-alive connections for every request a fan-out has in flight
+		// (GitHub allows 100), HTTP/2 where the server offers it.
+		next = pace.NewHTTPTransport(githubstore.MaxConcurrency)
 	}
 	c.Transport = &trackingTransport{next: next, act: &r.act}
 	r.hc = &c

@@ -75,6 +75,7 @@ type runner struct {
 	hc     *http.Client
 	act    activity
 	path   string // the command being run, "token rotate"
+	global *globalOptions
 }
 
 // Run runs one astro-ci invocation and returns its exit code. It never
@@ -117,7 +118,9 @@ func (m Main) Run(ctx context.Context, args []string, env map[string]string, std
 		_ = rep.Close()
 	}()
 	// A configuration error stops every command, but not --help.
-	root := newRoot(&builder{r: r, cfgErr: cfgErr})
+	b := &builder{r: r, cfgErr: cfgErr}
+	r.global = &b.global
+	root := newRoot(b)
 	if !completing(args) {
 		for _, w := range unknownEnv(root, env) {
 			rep.Warnf("%s", w)

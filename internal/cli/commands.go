@@ -11,6 +11,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/astro-ci/astro-ci/internal/githubstore"
 	"github.com/astro-ci/astro-ci/internal/report"
 	"github.com/astro-ci/astro-ci/internal/report/echo"
 	"github.com/astro-ci/astro-ci/internal/version"
@@ -39,12 +40,17 @@ type builder struct {
 type globalOptions struct {
 	format   string
 	deadline durationFlag
+	// GitHub's budgets (issue 13): administrators of GitHub Enterprise
+	// Server set their own, and other jobs may share the credential.
+	ghConcurrency, ghPoints int
 }
 
 func (g *globalOptions) register(c *cobra.Command) {
 	c.PersistentFlags().StringVar(&g.format, "format", "text", "output `format` on stdout: text, or json (one document per docs/schema, also on failure)")
 	g.deadline = durationFlag{defaultDeadline}
 	c.PersistentFlags().Var(&g.deadline, "deadline", "stop and say what was pending after this long (e.g. 15m, 1h); with preview create --wait, the default covers --timeout")
+	c.PersistentFlags().IntVar(&g.ghConcurrency, "github-concurrency", githubstore.MaxConcurrency, "GitHub requests in flight at most (GitHub allows 100 per credential, shared with other jobs)")
+	c.PersistentFlags().IntVar(&g.ghPoints, "github-points-per-minute", githubstore.DefaultPointsPerMinute, "GitHub's secondary-limit budget per REST endpoint (GET 1 point, write 5); GHES administrators set their own")
 }
 
 func (g *globalOptions) validate(set given) error {
@@ -53,6 +59,12 @@ func (g *globalOptions) validate(set given) error {
 	}
 	if g.deadline.d <= 0 {
 		return usagef("%s must be longer than 0 (e.g. 15m)", set.label("deadline"))
+	}
+	if g.ghConcurrency < 1 || g.ghConcurrency > githubstore.MaxConcurrency {
+		return usagef("%s must be between 1 and %d", set.label("github-concurrency"), githubstore.MaxConcurrency)
+	}
+	if g.ghPoints < githubstore.MinPointsPerMinute || g.ghPoints > 1_000_000 {
+		return usagef("%s must be between %d and 1000000", set.label("github-points-per-minute"), githubstore.MinPointsPerMinute)
 	}
 	return nil
 }

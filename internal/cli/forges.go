@@ -30,6 +30,12 @@ func (r *runner) forgeStores() (map[target.Scheme]target.Store, error) {
 			Sleep:      r.m.Sleep,
 			UserAgent:  version.UserAgent(),
 		}
+		if g := r.global; g != nil {
+			cfg.Concurrency, cfg.PointsPerMinute = g.ghConcurrency, g.ghPoints
+		}
+		if c.Debug {
+			cfg.Debugf = func(format string, args ...any) { r.rep.Infof("debug: github: "+format, args...) }
+		}
 		if c.GitHubAppID != "" {
 			cfg.AppID, cfg.AppPrivateKey, cfg.InstallationID = c.GitHubAppID, c.GitHubAppPrivateKey, c.GitHubAppInstallationID
 		} else {

@@ -47,7 +47,7 @@ func (r *runner) fanout() (*target.Fanout, error) {
 		stores[k] = v
 	}
 	// One fan-out per run: stores cache public keys and app tokens.
-	r.fan = &target.Fanout{Stores: stores, Sleep: r.sleep}
+	r.fan = &target.Fanout{Stores: stores, Sleep: r.sleep, Now: r.now, Infof: r.rep.Infof}
 	return r.fan, nil
 }
 

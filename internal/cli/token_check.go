@@ -146,8 +146,18 @@ func (r *runner) tokenCheck(o *checkOptions) error {
 		if self {
 			id = selfID
 		}
-		t, err := c.GetToken(r.ctx, id)
+		var t *astro.Token
+		var err error
+		if id != "" {
+			t, err = c.GetToken(r.ctx, id)
+		}
 		switch {
+		case id == "":
+			// The claims name no token id (astro-cli needs none either): the
+			// expiry comes from the claims.
+			cl := c.Claims()
+			rows = append(rows, tokenRow{Scope: "?", ExpiresAt: cl.ExpiresAt, DaysLeft: daysLeft(cl.ExpiresAt, now),
+				Status: status(cl.ExpiresAt, now, o.warn.d, o.fail.d), Note: "from the token's own claims (they name no token id; pass --token-id to read its details)"})
 		case err == nil:
 			rows = append(rows, rowOf(t, now, o.warn.d, o.fail.d))
 		case self && astro.StatusCode(err) == 403:
@@ -193,8 +203,25 @@ func (r *runner) finishCheck(rows []tokenRow, warn, fail time.Duration, selfID s
 		r.rep.Output("token-id", rows[0].ID)
 		r.rep.Output("expires-at", fmtTime(rows[0].ExpiresAt))
 		r.rep.Output("days-left", fmtDays(rows[0].DaysLeft))
-		r.rep.Output("status", rows[0].Status)
 	}
+	// The overall status (the worst) and the counts, for one token or many.
+	worst, expiring, expired := "ok", 0, 0
+	rank := map[string]int{"ok": 0, "warn": 1, "fail": 2, "expired": 3}
+	for _, row := range rows {
+		if rank[row.Status] > rank[worst] {
+			worst = row.Status
+		}
+		switch row.Status {
+		case "warn", "fail":
+			expiring++
+		case "expired":
+			expired++
+		}
+	}
+	r.rep.Output("status", worst)
+	r.rep.Output("checked-count", fmt.Sprint(len(rows)))
+	r.rep.Output("expiring-count", fmt.Sprint(expiring))
+	r.rep.Output("expired-count", fmt.Sprint(expired))
 	r.rep.Summary(checkSummary(rows))
 	err := r.rep.Result(struct {
 		Tokens []tokenRow `json:"tokens"`

@@ -26,7 +26,7 @@ func checkRole(scope astro.Scope, role string) error {
 type createOptions struct {
 	name, scope, entityID, role, desc string
 	expiry                            int
-	dryRun                            bool
+	dryRun, skipExisting              bool
 	targets                           listFlag
 	sc                                astro.Scope
 }
@@ -57,7 +57,9 @@ func (b *builder) tokenCreateCmd() *cobra.Command {
 		Short: "Create a token and write its value to targets",
 		Long: `Create makes an Astro API token and writes its value to every target (at least one: astro-ci
 never prints a value, so without a target it would be lost). Targets are proven writable first
-and the new value is tested against Astro before it is written. The role is checked against
+and the new value is tested against Astro before it is written. A name that already exists in
+the scope is refused (rotate that token instead), or left as it is with --skip-existing; a rerun
+after a failure, or two creates at once, end with one token. The role is checked against
 the scope before any request: ORGANIZATION_OWNER|BILLING_ADMIN|MEMBER|OBSERVE_ADMIN|OBSERVE_MEMBER,
 WORKSPACE_OWNER|OPERATOR|AUTHOR|MEMBER|ACCESSOR, or DEPLOYMENT_ADMIN or a custom Deployment role.`,
 		Example: `  # A Workspace token for deploys, in a repository secret, expiring in 90 days
@@ -75,6 +77,7 @@ WORKSPACE_OWNER|OPERATOR|AUTHOR|MEMBER|ACCESSOR, or DEPLOYMENT_ADMIN or a custom
 	f.IntVarP(&o.expiry, "expiry-days", "e", 0, "`days` until the token expires, 1-3650 (0: never)")
 	f.StringVarP(&o.desc, "description", "d", "", "token description")
 	f.BoolVar(&o.dryRun, "dry-run", false, "print the plan and change nothing")
+	f.BoolVar(&o.skipExisting, "skip-existing", false, "when a token of that name exists in the scope, leave it and exit 0 (default: refuse)")
 	targetFlag(c, &o.targets, "where to write the value (repeatable, at least one)")
 	alias(c, "expiry-days", "expiration")
 	values(c, "scope", "ORGANIZATION", "WORKSPACE", "DEPLOYMENT")
@@ -104,10 +107,14 @@ func (r *runner) tokenCreate(o *createOptions) error {
 	if err != nil {
 		return err
 	}
-	out, runErr := eng.Create(r.ctx, rotation.CreateRequest{
+	req := rotation.CreateRequest{
 		Token:   astro.CreateTokenRequest{Name: o.name, Description: o.desc, Role: o.role, Scope: o.sc, EntityID: o.entityID, ExpiryDays: o.expiry},
 		Targets: ts, DryRun: o.dryRun,
-	})
+	}
+	if o.skipExisting {
+		req.Existing = rotation.KeepExisting
+	}
+	out, runErr := eng.Create(r.ctx, req)
 	if out.Token != nil {
 		r.rep.Output("token-id", out.Token.ID)
 		r.rep.Output("expires-at", fmtTime(out.Token.ExpiresAt))
@@ -118,7 +125,9 @@ func (r *runner) tokenCreate(o *createOptions) error {
 			for _, p := range out.Plan {
 				fmt.Fprintf(w, "  - %s\n", p)
 			}
-		} else if out.Token != nil {
+		} else if out.Existed && out.Token != nil {
+			fmt.Fprintf(w, "token %s (%s) exists; left as it is (--skip-existing)\n", out.Token.ID, out.Token.Name)
+		} else if out.Token != nil && runErr == nil {
 			fmt.Fprintf(w, "created token %s (%s), %s scope, expires %s\n", out.Token.ID, out.Token.Name, out.Token.Scope, fmtTime(out.Token.ExpiresAt))
 		}
 		for _, t := range out.Targets {

@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"errors"
 	"fmt"
 	"io"
 	"strings"
@@ -43,13 +44,14 @@ func (r *runner) engine(c *astro.Client) (*rotation.Engine, error) {
 		Reauth: func(v secret.Value) (rotation.Astro, error) {
 			return c.WithToken(v)
 		},
-		Targets:   f,
-		Log:       observer{r},
-		Now:       r.now,
-		Rand:      r.m.Rand,
-		Sleep:     r.sleep,
-		SelfID:    c.Claims().TokenID,
-		SelfValue: r.cfg.APIToken,
+		Targets:       f,
+		Log:           observer{r},
+		Now:           r.now,
+		Rand:          r.m.Rand,
+		Sleep:         r.sleep,
+		SelfID:        cl.TokenID,
+		SelfValue:     r.cfg.APIToken,
+		SelfExpiresAt: cl.ExpiresAt,
 	}, nil
 }
 
@@ -167,6 +169,9 @@ func (r *runner) tokenRotate(o *rotateOptions) error {
 		return err
 	}
 	out, runErr := eng.Run(r.ctx, req)
+	if errors.Is(runErr, rotation.ErrNoTokenID) {
+		return usageError{runErr}
+	}
 	r.reportRotation(out, runErr)
 	return runErr
 }
@@ -233,6 +238,8 @@ func (r *runner) reportRotation(out *rotation.Outcome, runErr error) {
 				fmt.Fprintf(w, "  target %s\n", t.Target)
 			}
 			return
+		case out.Yielded != nil:
+			fmt.Fprintf(w, "stepped aside: %s (token %s); this run wrote nothing\n", out.Yielded.Reason, out.Yielded.To)
 		case runErr != nil && !out.Rotated:
 			if out.Token.ID != "" {
 				fmt.Fprintf(w, "rotation of %s (%s) failed\n", out.Token.ID, out.Token.Name)
@@ -266,6 +273,8 @@ func rotationSummary(out *rotation.Outcome, runErr error) string {
 	var b strings.Builder
 	b.WriteString("### Astro token rotation\n\n")
 	switch {
+	case out.Yielded != nil:
+		fmt.Fprintf(&b, "`%s` (%s): another run was rotating it at the same time (its token `%s`), so this run stepped aside and wrote nothing: %s.\n\n", out.Token.ID, mdEscape(out.Token.Name), out.Yielded.To, mdEscape(out.Yielded.Reason))
 	case runErr != nil && !out.Rotated:
 		fmt.Fprintf(&b, "Rotation of `%s` (%s) did not complete; the log says what each target holds and how to finish.\n\n", out.Token.ID, mdEscape(out.Token.Name))
 	case out.DryRun:
@@ -276,6 +285,9 @@ func rotationSummary(out *rotation.Outcome, runErr error) string {
 		fmt.Fprintf(&b, "`%s` (%s) rotated with strategy %s. New token `%s`, expires %s.\n\n", out.Token.ID, mdEscape(out.Token.Name), out.Strategy, out.New.ID, fmtTime(out.New.ExpiresAt))
 	default:
 		fmt.Fprintf(&b, "Rotation of `%s` (%s) did not complete.\n\n", out.Token.ID, mdEscape(out.Token.Name))
+	}
+	if out.NoGrace {
+		b.WriteString("> [!WARNING]\n> No `--grace`: the superseded token was deleted at once, so a job still running with its value fails from now on. `--grace 1h` keeps it valid until a later run deletes it.\n\n")
 	}
 	if len(out.Targets) > 0 {
 		b.WriteString("| Target | Result |\n|---|---|\n")

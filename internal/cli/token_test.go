@@ -198,6 +198,11 @@ func TestGitHubActionsOutputs(t *testing.T) {
 	if !strings.Contains(string(s), "| Target | Result |") {
 		t.Errorf("summary:\n%s", s)
 	}
+	// No --grace: the old token went at once, and both the log and the
+	// summary say what that means (issue 9 defect 11).
+	if !strings.Contains(string(s), "No `--grace`") || !strings.Contains(r.stderr, "::warning::no --grace") {
+		t.Errorf("no grace warning:\n%s\n%s", s, r.stderr)
+	}
 	// Without the file commands' paths nothing panics.
 	delete(h.env, "GITHUB_OUTPUT")
 	delete(h.env, "GITHUB_STEP_SUMMARY")

@@ -41,8 +41,11 @@ const (
 	// DefaultPointsPerMinute is GitHub's "No more than 900 points per
 	// minute are allowed for REST API endpoints".
 	DefaultPointsPerMinute = 900
-	contentPerMinute       = 80
-	contentPerHour         = 500
+	// MinPointsPerMinute leaves room for one write (5 points) under the
+	// pacer's margin.
+	MinPointsPerMinute = 30
+	contentPerMinute   = 80
+	contentPerHour     = 500
 )
 
 // NewHTTPClient is the client New uses when Config.HTTPClient is nil: a

@@ -5,6 +5,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/astro-ci/astro-ci/internal/astrofake"
 	"github.com/astro-ci/astro-ci/internal/fakegate"
 	"github.com/astro-ci/astro-ci/internal/githubfake"
 )
@@ -102,10 +103,10 @@ func TestCreateChainWhenThePreviewExists(t *testing.T) {
 	)
 }
 
-// Issue 13: preview delete. The target delete needs nothing from Astro and
-// runs beside the look-ups (base, previews, their tokens); the tokens and
-// the Deployment go together once the target is gone. 4 rounds: the
-// look-ups' 3 dependent requests and the deletes after them.
+// Issue 13: preview delete. The look-ups (base, previews, their tokens)
+// come first: a target is deleted only once the preview is known to go, or
+// a failed look-up would leave a preview whose token no target holds. The
+// tokens and the Deployment go together once the target is gone. 5 rounds.
 func TestDeleteChain(t *testing.T) {
 	t.Parallel()
 	w := newWorld(t, stdBase())
@@ -115,9 +116,10 @@ func TestDeleteChain(t *testing.T) {
 		_, err := r.Delete(w.ctx(), w.request("feature/x", envTarget))
 		return err
 	},
-		[]fakegate.Matcher{op("A", "GetDeployment"), gh("DELETE", envPath+`/secrets/ASTRO_API_TOKEN`)},
+		[]fakegate.Matcher{op("A", "GetDeployment")},
 		[]fakegate.Matcher{op("A", "ListDeployments")},
 		[]fakegate.Matcher{op("A", "ListApiTokens")},
+		[]fakegate.Matcher{gh("DELETE", envPath+`/secrets/ASTRO_API_TOKEN`)},
 		[]fakegate.Matcher{op("A", "DeleteDeployment"), op("A", "DeleteApiToken")},
 	)
 	if len(w.previews("feature/x")) != 0 {
@@ -143,5 +145,22 @@ func TestDeleteKeepsThePreviewWhileATargetRemains(t *testing.T) {
 		if e.Label == "A" && e.Method == "DELETE" {
 			t.Fatalf("%s before every target was gone", e)
 		}
+	}
+}
+
+// A look-up that fails (a credential that may not list the previews: the
+// preview's own token in a GitLab stop job) deletes nothing: deleting the
+// target first would leave a preview whose token no target holds.
+func TestDeleteWithAFailedLookUpDeletesNothing(t *testing.T) {
+	t.Parallel()
+	w := newWorld(t, stdBase())
+	w.seedPreview()
+	r := w.run("A")
+	w.fake.InjectFault(astrofake.Fault{Route: "ListDeployments", Status: 403})
+	if _, err := r.Delete(w.ctx(), w.request("feature/x", envTarget)); err == nil {
+		t.Fatal("a failed look-up was not reported")
+	}
+	if names := w.gh.SecretNames("env:acme/app/preview-feature-x"); len(names) != 1 {
+		t.Fatalf("the environment holds %v, want its token secret", names)
 	}
 }

@@ -16,10 +16,12 @@ import (
 // races or failures left several) with their tokens and the secrets or
 // variables that held them. Already gone is success. Its steps:
 //
-//  1. Delete the token targets while looking up the previews and their
-//     tokens: the targets are known from the request, so neither waits for
-//     the other.
-//  2. Only when every target is gone: delete the tokens and the
+//  1. Look up the base, the previews and their tokens. Nothing is deleted
+//     when that fails (a credential that may not see the previews, say):
+//     deleting the targets first would leave a preview whose token no
+//     target holds any more, which a later preview create keeps as it is.
+//  2. Delete the token targets.
+//  3. Only when every target is gone: delete the tokens and the
 //     Deployments, all at once. A target never holds a dead value, and a
 //     rerun after any failure finishes the job (the Deployment stays, found
 //     by its marker, until its targets are gone).
@@ -35,17 +37,7 @@ func (e *Engine) Delete(ctx context.Context, req Request) (*Result, error) {
 	}
 
 	// 1.
-	var gone []target.Result
-	var wg sync.WaitGroup
-	if !req.DryRun && len(targets) > 0 {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			gone = e.Targets.Delete(ctx, targets)
-		}()
-	}
 	base, previews, toks, lerr := e.lookUpForDelete(ctx, req)
-	wg.Wait()
 	if base != nil {
 		res.BaseID, res.BaseName = base.ID, base.Name
 	}
@@ -64,6 +56,15 @@ func (e *Engine) Delete(ctx context.Context, req Request) (*Result, error) {
 		}
 		return res, nil
 	}
+	if lerr != nil {
+		return res, fmt.Errorf("preview %s was not deleted, nothing was changed: %w", res.Name, lerr)
+	}
+
+	// 2.
+	var gone []target.Result
+	if len(targets) > 0 {
+		gone = e.Targets.Delete(ctx, targets)
+	}
 	var errs []error
 	for _, r := range gone {
 		tr := rotation.TargetResult{Target: r.Target.String(), Status: "deleted"}
@@ -72,9 +73,6 @@ func (e *Engine) Delete(ctx context.Context, req Request) (*Result, error) {
 			errs = append(errs, r.Err)
 		}
 		res.Targets = append(res.Targets, tr)
-	}
-	if lerr != nil {
-		errs = append(errs, lerr)
 	}
 	if err := errors.Join(errs...); err != nil {
 		// Keep the Deployment while something that points at it remains: a
@@ -86,7 +84,7 @@ func (e *Engine) Delete(ctx context.Context, req Request) (*Result, error) {
 		return res, nil
 	}
 
-	// 2. Tokens and Deployments together: a token deleted with its
+	// 3. Tokens and Deployments together: a token deleted with its
 	// Deployment answers 404 to its own delete, which is success.
 	dels := make([]func() error, 0, len(toks)+len(previews))
 	for _, t := range toks {
@@ -96,6 +94,7 @@ func (e *Engine) Delete(ctx context.Context, req Request) (*Result, error) {
 		dels = append(dels, func() error { return e.Astro.DeleteDeployment(ctx, p.ID) })
 	}
 	failed := make([]error, len(dels))
+	var wg sync.WaitGroup
 	for i, del := range dels {
 		wg.Add(1)
 		go func() {

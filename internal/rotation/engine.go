@@ -92,10 +92,6 @@ type Engine struct {
 	// SelfExpiresAt is the credential's expiry from its claims: a
 	// self-rotation that is due by it proves its targets while it plans.
 	SelfExpiresAt *time.Time
-	// DefaultTokenID is the token rotated when a request names none; "" means
-	// SelfID. It differs when the credential (ASTRO_CI_API_TOKEN) is a second
-	// token and ASTRO_API_TOKEN the one to rotate.
-	DefaultTokenID string
 	// SelfList, when set, is the list filter of the engine's own token's
 	// scope as its claims tell it, so self-rotation can list while it reads.
 	SelfList *astro.ListTokensOptions
@@ -163,6 +159,9 @@ type Outcome struct {
 	// Yielded: another run was rotating the same token, and this one stepped
 	// aside before writing anything.
 	Yielded *Yield `json:"yielded,omitempty"`
+	// NoGrace: superseded tokens were deleted at once (no --grace), so jobs
+	// still running with their value fail from now on.
+	NoGrace bool `json:"-"`
 }
 
 // Yield says which run a rotation stepped aside for, and why.

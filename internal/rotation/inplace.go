@@ -45,7 +45,7 @@ func (r *run) inPlace() error {
 		return nil
 	}
 	if out.Self {
-		e.Log.Warnf("rotating ASTRO_API_TOKEN's own token in place: if Astro's answer is lost (a reset connection, a killed job), the new value is gone and the old one is already dead, and nothing can recover it. Safer: --strategy overlap (the default), or a second credential in ASTRO_CI_API_TOKEN, with which a lost answer is reconciled")
+		e.Log.Warnf("rotating ASTRO_API_TOKEN's own token in place: if Astro's answer is lost (a reset connection, a killed job), the new value is gone and the old one is already dead, and nothing can recover it. Safer: --strategy overlap (the default), or a second credential: an admin token in ASTRO_CI_API_TOKEN and --token-id of this one, with which a lost answer is reconciled")
 	}
 
 	// 2. Preflight.

@@ -79,10 +79,7 @@ func (e *Engine) resolve(ctx context.Context, req Request, needLineage bool) (*a
 	case req.TokenName != "":
 		return e.resolveName(ctx, req.TokenName)
 	}
-	id := e.DefaultTokenID
-	if id == "" {
-		id = e.SelfID
-	}
+	id := e.SelfID
 	if id == "" {
 		return nil, lineage{}, ErrNoTokenID
 	}

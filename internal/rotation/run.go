@@ -191,6 +191,7 @@ func (r *run) overlap() error {
 	lin.sort()
 	if req.Grace <= 0 {
 		if old := lin.deletable(now); len(old) > 0 {
+			out.NoGrace = true
 			e.Log.Warnf("no --grace: superseded token %s is deleted now, so a job still running with its value fails from now on; --grace 1h keeps it valid until a later run (the shipped schedules do that)", old[len(old)-1].tok.ID)
 		}
 	}
@@ -230,7 +231,7 @@ func (e *Engine) dueWithoutPlan(req Request, now time.Time) bool {
 	if req.IfExpiresWithin <= 0 {
 		return true
 	}
-	self := req.TokenID == "" && req.TokenName == "" && (e.DefaultTokenID == "" || e.DefaultTokenID == e.SelfID)
+	self := req.TokenID == "" && req.TokenName == ""
 	return self && e.SelfExpiresAt != nil && !now.Before(e.SelfExpiresAt.Add(-req.IfExpiresWithin))
 }
 

@@ -1,0 +1,121 @@
+package cli
+
+import (
+	"encoding/json"
+	"strings"
+	"testing"
+
+	"github.com/astro-ci/astro-ci/internal/astrofake"
+)
+
+// TestTokensWithoutAnAPITokenIDClaim is issue 10 item 2: astro-cli needs
+// only the permissions claim, so a token without apiTokenId still checks,
+// lists, rotates by --token-id and makes previews; rotating "itself" asks
+// for --token-id (exit 2).
+func TestTokensWithoutAnAPITokenIDClaim(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t)
+	h.fake.SetOmitTokenIDClaim(true)
+	id, _ := h.mint(astrofake.TokenSpec{Name: "ci admin", Scope: "ORGANIZATION", Role: "ORGANIZATION_OWNER", ExpiryDays: 30}, true)
+	if r := h.run("", "token", "check"); r.code != 0 || !strings.Contains(r.stdout, "own claims") {
+		t.Fatalf("token check: %v", r)
+	}
+	if r := h.run("", "token", "list"); r.code != 0 || !strings.Contains(r.stdout, id) {
+		t.Fatalf("token list: %v", r)
+	}
+	r := h.run("", "token", "rotate", "--target", h.target("tok"))
+	if r.code != 2 || !strings.Contains(r.stderr, "--token-id") {
+		t.Fatalf("self-rotation without an id: %v", r)
+	}
+	if r := h.run("", "token", "rotate", "--token-id", id, "--strategy", "rotate", "--target", h.target("tok")); r.code != 0 {
+		t.Fatalf("in place by --token-id: %v", r)
+	}
+	h.env["ASTRO_API_TOKEN"] = h.file("tok")
+	if r := h.run("", "token", "rotate", "--token-id", id, "--target", h.target("tok")); r.code != 0 {
+		t.Fatalf("overlap by --token-id: %v", r)
+	}
+	if !h.fake.Authenticates(h.file("tok")) {
+		t.Fatal("the target holds a dead value")
+	}
+}
+
+// TestSecondCredentialReconcilesALostSelfRotate is issue 9 defect 5: with an
+// admin token in ASTRO_CI_API_TOKEN (the credential), rotating
+// ASTRO_API_TOKEN's token in place by --token-id reconciles a lost answer
+// (rotates again and writes) instead of losing the value.
+func TestSecondCredentialReconcilesALostSelfRotate(t *testing.T) {
+	t.Parallel()
+	for _, f := range []astrofake.Fault{{Body: "<html>"}, {AfterApply: true, Drop: true}} {
+		h := newHarness(t)
+		ciID, ci := h.mint(astrofake.TokenSpec{Name: "ci", Scope: "ORGANIZATION", Role: "ORGANIZATION_OWNER", ExpiryDays: 30}, true)
+		_, admin := h.mint(astrofake.TokenSpec{Name: "astro-ci-bot", Scope: "ORGANIZATION", Role: "ORGANIZATION_OWNER"}, false)
+		h.env["ASTRO_CI_API_TOKEN"] = admin
+		f.Route, f.Times = "RotateApiToken", 1
+		h.fake.InjectFault(f)
+		r := h.run("", "token", "rotate", "--token-id", ciID, "--strategy", "rotate", "--target", h.target("tok"), "--format", "json")
+		if r.code != 0 {
+			t.Fatalf("%+v: %v", f, r)
+		}
+		var out struct {
+			Token struct{ ID string } `json:"token"`
+		}
+		if err := json.Unmarshal([]byte(r.stdout), &out); err != nil || out.Token.ID != ciID {
+			t.Fatalf("rotated %q, want ASTRO_API_TOKEN's %s (%v)", out.Token.ID, ciID, err)
+		}
+		if v := h.file("tok"); !h.fake.Authenticates(v) || v == ci {
+			t.Fatal("the target does not hold the new value")
+		}
+	}
+}
+
+// TestCreateTwiceIsRefusedOrSkipped is issue 9 defect 6 through the CLI: a
+// second create of a name is refused with the command that rotates it, or
+// does nothing with --skip-existing; there is one token either way.
+func TestCreateTwiceIsRefusedOrSkipped(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t)
+	h.admin()
+	args := []string{"token", "create", "-n", "deploy-bot", "--scope", "WORKSPACE", "--entity-id", wsID, "-r", "WORKSPACE_OPERATOR", "--target", h.target("d")}
+	if r := h.run("", args...); r.code != 0 {
+		t.Fatal(r)
+	}
+	r := h.run("", args...)
+	if r.code != 1 || !strings.Contains(r.stderr, "already exists") || !strings.Contains(r.stderr, "astro-ci token rotate --token-id") {
+		t.Fatal(r)
+	}
+	if r := h.run("", append(args, "--skip-existing")...); r.code != 0 || !strings.Contains(r.stdout, "left as it is") {
+		t.Fatal(r)
+	}
+	n := 0
+	for _, tok := range h.fake.Tokens() {
+		if tok.Name == "deploy-bot" {
+			n++
+		}
+	}
+	if n != 1 || !h.fake.Authenticates(h.file("d")) {
+		t.Fatalf("%d tokens named deploy-bot", n)
+	}
+}
+
+// TestGitHubBudgetsAreSettings: --github-concurrency and
+// --github-points-per-minute (and their env names) are bounded settings.
+func TestGitHubBudgetsAreSettings(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t)
+	h.admin()
+	for _, args := range [][]string{
+		{"--github-concurrency", "0"}, {"--github-concurrency", "101"}, {"--github-points-per-minute", "29"},
+	} {
+		if r := h.run("", append([]string{"token", "check"}, args...)...); r.code != 2 || !strings.Contains(r.stderr, args[0]) {
+			t.Fatalf("%v: %v", args, r)
+		}
+	}
+	h.env["ASTRO_CI_GITHUB_POINTS_PER_MINUTE"] = "10"
+	if r := h.run("", "token", "check"); r.code != 2 || !strings.Contains(r.stderr, "ASTRO_CI_GITHUB_POINTS_PER_MINUTE") {
+		t.Fatal(r)
+	}
+	h.env["ASTRO_CI_GITHUB_POINTS_PER_MINUTE"] = "450"
+	if r := h.run("", "token", "check", "--github-concurrency", "20"); r.code != 0 {
+		t.Fatal(r)
+	}
+}
