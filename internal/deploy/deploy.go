@@ -201,7 +201,7 @@ func (e *Engine) run(ctx context.Context, req Request, typ, sourceImage string) 
 	// are needed before anything changes, and neither changes anything.
 	bundle, stats, buildErr, dep, getErr := e.prepare(ctx, req)
 	if bundle != nil {
-		defer func() { bundle.Close(); os.Remove(bundle.Name()) }()
+		defer func() { _ = bundle.Close(); _ = os.Remove(bundle.Name()) }()
 	}
 	if getErr != nil {
 		return res, fmt.Errorf("reading Deployment %s: %w", req.DeploymentID, getErr)
@@ -223,7 +223,7 @@ func (e *Engine) run(ctx context.Context, req Request, typ, sourceImage string) 
 	// 3. A hibernating Deployment refuses deploys: wake it on request.
 	if dep.IsHibernating() {
 		if !req.Wake {
-			return res, fmt.Errorf("Deployment %s (%s) is hibernating and refuses deploys: pass --wake to wake it for the deploy (development Deployments), or wake it in the Astro UI", dep.Name, dep.ID)
+			return res, fmt.Errorf("the Deployment %s (%s) is hibernating and refuses deploys: pass --wake to wake it for the deploy (development Deployments), or wake it in the Astro UI", dep.Name, dep.ID)
 		}
 		restore, err := e.wake(ctx, dep, req.WakeFor)
 		if err != nil {
@@ -593,7 +593,7 @@ func (e *Engine) waitFor(ctx context.Context, depID, version string) (running, s
 			return false, true, nil
 		}
 		if err := e.sleep(ctx, d); err != nil {
-			return false, false, fmt.Errorf("Deployment %s did not report DAG bundle %s before the deadline (it reports %q): %w", depID, version, dep.DagTarballVersion, err)
+			return false, false, fmt.Errorf("the Deployment %s did not report DAG bundle %s before the deadline (it reports %q): %w", depID, version, dep.DagTarballVersion, err)
 		}
 	}
 }
@@ -610,7 +610,7 @@ const DefaultWakeFor = time.Hour
 // was active) or removes ours; it runs even when ctx has ended.
 func (e *Engine) wake(ctx context.Context, dep *astro.Deployment, wakeFor time.Duration) (restore func() error, err error) {
 	if dep.IsDevelopmentMode == nil || !*dep.IsDevelopmentMode {
-		return nil, fmt.Errorf("Deployment %s (%s) is hibernating but is not a development Deployment, so astro-ci cannot wake it: wake it in the Astro UI", dep.Name, dep.ID)
+		return nil, fmt.Errorf("the Deployment %s (%s) is hibernating but is not a development Deployment, so astro-ci cannot wake it: wake it in the Astro UI", dep.Name, dep.ID)
 	}
 	var prev *astro.HibernationOverride
 	if dep.ScalingSpec != nil && dep.ScalingSpec.HibernationSpec != nil && dep.ScalingSpec.HibernationSpec.Override != nil && dep.ScalingSpec.HibernationSpec.Override.IsActive {
@@ -647,7 +647,7 @@ func (e *Engine) wake(ctx context.Context, dep *astro.Deployment, wakeFor time.D
 		}
 		if err := e.sleep(ctx, d); err != nil {
 			_ = restore()
-			return nil, fmt.Errorf("Deployment %s did not wake before the deadline: %w", dep.ID, err)
+			return nil, fmt.Errorf("the Deployment %s did not wake before the deadline: %w", dep.ID, err)
 		}
 	}
 }

@@ -153,11 +153,16 @@ func BuildTarball(dir string, opts TarOptions, w io.Writer) (TarStats, error) {
 			if err := add(&tar.Header{Typeflag: tar.TypeReg, Name: name, Size: size, Mode: perm, ModTime: mod}); err != nil {
 				return err
 			}
-			f, err := os.Open(p)
+			// The entry may have been swapped (for a link out of the folder)
+			// since the walk saw it: only the very file the walk saw is read.
+			f, err := os.Open(p) //nolint:gosec // G122: checked against the walk's Lstat with os.SameFile below
 			if err != nil {
 				return fmt.Errorf("reading %s: %w", name, err)
 			}
 			defer f.Close()
+			if fi, err := f.Stat(); err != nil || !os.SameFile(fi, info) {
+				return fmt.Errorf("%s changed while the DAG bundle was being built; run again", name)
+			}
 			// A file that grows while it is read is cut at its size; one
 			// that shrinks fails the bundle rather than shipping a hole.
 			n, err := io.Copy(tw, io.LimitReader(f, size))

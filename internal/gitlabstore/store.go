@@ -331,12 +331,10 @@ func (s *Store) Preflight(ctx context.Context, t target.Target, p target.Proof) 
 	var tokenErr chan error
 	if p.ByRead {
 		tokenErr = make(chan error, 1)
-		go func() { tokenErr <- s.checkTokenScope(ctx, t) }()
-		defer func() {
-			if tokenErr != nil {
-				<-tokenErr
-			}
-		}()
+		var checked sync.WaitGroup
+		checked.Add(1)
+		go func() { defer checked.Done(); tokenErr <- s.checkTokenScope(ctx, t) }()
+		defer checked.Wait() // only its end matters on paths that did not read it
 	}
 
 	known, exists := false, false

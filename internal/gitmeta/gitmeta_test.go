@@ -20,10 +20,10 @@ const (
 func TestFromEnv(t *testing.T) {
 	t.Parallel()
 	tests := []struct {
-		name          string
-		env           map[string]string
-		want          Meta
-		commit, autor string
+		name           string
+		env            map[string]string
+		want           Meta
+		commit, author string
 	}{
 		{
 			name: "GitHub push",
@@ -31,7 +31,7 @@ func TestFromEnv(t *testing.T) {
 				"GITHUB_SERVER_URL": "https://github.com", "GITHUB_REF": "refs/heads/feature/x", "GITHUB_REF_NAME": "feature/x", "GITHUB_ACTOR": "octo"},
 			want: Meta{System: GitHub, CommitSHA: sha1, Branch: "feature/x", ServerURL: "https://github.com", Repository: "acme/dags",
 				RemoteURL: "https://github.com/acme/dags.git", AuthorUsername: "octo"},
-			commit: "https://github.com/acme/dags/commit/" + sha1, autor: "https://github.com/octo",
+			commit: "https://github.com/acme/dags/commit/" + sha1, author: "https://github.com/octo",
 		},
 		{
 			name: "GitHub pull request: the branch is GITHUB_HEAD_REF, not 7/merge",
@@ -54,7 +54,7 @@ func TestFromEnv(t *testing.T) {
 				"CI_COMMIT_AUTHOR": "Ada Lovelace <ada@example.com>", "GITLAB_USER_LOGIN": "ada"},
 			want: Meta{System: GitLab, CommitSHA: sha1, BeforeSHA: sha2, Branch: "main", ServerURL: "https://gitlab.example.com",
 				Repository: "group/sub/dags", RemoteURL: "https://gitlab.example.com/group/sub/dags.git", AuthorName: "Ada Lovelace", AuthorUsername: "ada"},
-			commit: "https://gitlab.example.com/group/sub/dags/-/commit/" + sha1, autor: "https://gitlab.example.com/ada",
+			commit: "https://gitlab.example.com/group/sub/dags/-/commit/" + sha1, author: "https://gitlab.example.com/ada",
 		},
 		{
 			name: "GitLab merge request, new branch (zero before SHA), credentials in a URL are refused",
@@ -74,7 +74,7 @@ func TestFromEnv(t *testing.T) {
 			if got != tt.want {
 				t.Fatalf("FromEnv =\n%+v\nwant\n%+v", got, tt.want)
 			}
-			if got.CommitURL() != tt.commit || got.AuthorURL() != tt.autor {
+			if got.CommitURL() != tt.commit || got.AuthorURL() != tt.author {
 				t.Errorf("CommitURL %q AuthorURL %q", got.CommitURL(), got.AuthorURL())
 			}
 		})

@@ -47,7 +47,7 @@ type CreateOutcome struct {
 	Targets []TargetResult `json:"targets,omitempty"`
 }
 
-// ExistsError: a token of that name exists in that scope already.
+// ExistsError says that a token of that name exists in that scope already.
 type ExistsError struct {
 	ID, Name string
 	Scope    astro.Scope

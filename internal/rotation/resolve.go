@@ -11,7 +11,7 @@ import (
 	"github.com/astro-ci/astro-ci/internal/astro"
 )
 
-// ErrNoTokenID: the request names no token, and the credential's claims do
+// ErrNoTokenID says that the request names no token, and the credential's claims do
 // not say which token it is, so "rotate myself" cannot be resolved. The CLI
 // turns it into a usage error that asks for --token-id.
 var ErrNoTokenID = errors.New("ASTRO_API_TOKEN's claims do not name its token id (no apiTokenId claim), so astro-ci cannot tell which token to rotate: pass --token-id (or --token-name)")

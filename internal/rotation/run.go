@@ -275,7 +275,9 @@ func (r *run) preflight(ts []target.Target, byRead bool) <-chan error {
 // so that no request outlives the run.
 func (r *run) drain(pre <-chan error, err error) error {
 	if pre != nil {
-		<-pre
+		if perr := <-pre; perr != nil && err == nil {
+			r.e.Log.Infof("the targets' proof, started while planning, was not needed: %v", perr)
+		}
 	}
 	return err
 }

@@ -130,7 +130,7 @@ func (r *run) explain(err error) error {
 	return err
 }
 
-// BusyError: another run of the same token may still be writing targets,
+// BusyError says that another run of the same token may still be writing targets,
 // and waiting for it would outlast this run's deadline.
 type BusyError struct {
 	Lineage string

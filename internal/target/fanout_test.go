@@ -233,7 +233,6 @@ func TestFanoutTurnsPanicsIntoErrors(t *testing.T) {
 type pacedMem struct {
 	*memStore
 	conc int
-	held time.Duration
 }
 
 func (p *pacedMem) Concurrency() int { return p.conc }
