@@ -11,7 +11,7 @@ export CGO_ENABLED ?= 0
 # The container image make image builds (podman; no Docker engine needed).
 IMAGE ?= localhost/astro-ci:dev
 
-.PHONY: build test test-short lint demo bench image image-test release-snapshot tools clean help
+.PHONY: build test test-short fuzz lint demo bench image image-test release-snapshot tools clean help
 
 build: ## static binaries in bin/
 	$(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN)/astro-ci ./cmd/astro-ci
@@ -20,6 +20,10 @@ build: ## static binaries in bin/
 test: ## every test, race detector on, including the ones that drive act and gitlab-ci-local
 	scripts/tools.sh runners
 	ASTRO_CI_RUNNER_TESTS=1 CGO_ENABLED=1 $(GO) test -race -shuffle=on -count=1 -timeout 14m ./...
+	FUZZTIME=2s scripts/fuzz.sh
+
+fuzz: ## the long pass of every fuzz target (FUZZTIME each, default 60s); FUZZ_REPORT=FILE keeps the counts
+	FUZZTIME=$${FUZZTIME:-60s} scripts/fuzz.sh
 
 test-short: ## quick: no race detector, no real runners
 	$(GO) test -short -count=1 ./...

@@ -179,6 +179,26 @@
 //     customer-managed identity is accepted and echoed.
 //     TestInferredWorkloadIdentityIsOwnUnlessSetAndNeverAnothersDefault.
 //
+// # Clock, claims and rotation variants
+//
+//   - Every answer carries a Date header from the fake's clock (net/http
+//     would send the machine's): Astro's answers carry one (RFC 9110 makes it
+//     mandatory for an origin server with a clock), and clients read Astro's
+//     time from it to judge timestamps Astro wrote (createdAt, and the
+//     bounds rotation markers derive from it) without trusting the runner's
+//     clock. TestServerTimeIsAstrosClock (internal/astro).
+//   - Token values carry apiTokenId, as astro-cli's fixtures and the JWTs in
+//     Astronomer's docs do; that every kind and age of token does is not
+//     documented, and astro-cli itself needs only "permissions".
+//     SetOmitTokenIDClaim mints values without it, and the fake then finds
+//     the token by "sub". TestSelfRotationWithoutTokenIDClaim
+//     (internal/rotation), TestTokensWithoutAnAPITokenIDClaim (internal/cli).
+//   - Rotation keeping the id and restarting endAt is inferred (see
+//     rotateToken); SetRotateVariant makes a rotate hand out a new id or keep
+//     endAt, so that clients are tested not to depend on either inference.
+//     TestInPlaceLostAnswerIsReconciled, TestInPlaceReportsTheRotatesExpiry
+//     (internal/rotation).
+//
 // # Test hooks
 //
 // Options.Now drives the clock (expiry, lastUsedAt, CREATING→HEALTHY after
@@ -187,6 +207,10 @@
 // AddOrganization, AddWorkspace, AddCluster, AddDeployment, MintToken,
 // AddDeploy and PushImage; inspect with Deploys, Code and ImageDigest, and
 // with Token, Tokens, Deployment, Deployments, Authenticates,
-// TokenIDForValue, Snapshot and Requests; misbehave with InjectFault
-// (responses shaped by a fault carry X-Fake-Fault: 1).
+// TokenIDForValue, IssuedValues, Snapshot and Requests; misbehave with
+// InjectFault (responses shaped by a fault carry X-Fake-Fault: 1): a
+// status, a dropped connection, before or after the operation was applied,
+// a garbage (Fault.Body) or cut-off (Fault.Truncate) answer to an applied
+// operation, or a Hold that parks the request before or after it is applied
+// until the test lets it go.
 package astrofake

@@ -71,6 +71,7 @@ func (s *Server) mintValueLocked(t *token, at time.Time, jti string) {
 	m := hmac.New(sha256.New, s.key)
 	m.Write([]byte(signing))
 	t.value = signing + "." + b64.EncodeToString(m.Sum(nil))
+	s.issued = append(s.issued, t.value)
 	t.jti = jti
 	t.shortToken = shortTokenFor(t.value)
 }

@@ -29,6 +29,15 @@ func (s *Server) reissueLocked(t *token) *token {
 	return &n
 }
 
+// IssuedValues returns every token value the fake ever minted (seeded,
+// created or rotated; deleted ones too): what a test scans every output
+// for.
+func (s *Server) IssuedValues() []string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return append([]string(nil), s.issued...)
+}
+
 // SetOmitTokenIDClaim makes values minted from now on carry no apiTokenId
 // claim. astro-cli needs only a non-empty permissions claim; whether every
 // kind and age of real token carries apiTokenId is not documented

@@ -79,6 +79,7 @@ type Server struct {
 
 	rotateVariant    RotateVariant
 	omitTokenIDClaim bool
+	issued           []string // every token value ever minted, for leak scans
 
 	logMu    sync.Mutex
 	requests []Request
