@@ -22,6 +22,7 @@ import (
 
 	"github.com/astro-ci/astro-ci/internal/astro"
 	"github.com/astro-ci/astro-ci/internal/cienv"
+	"github.com/astro-ci/astro-ci/internal/report/echo"
 	"github.com/astro-ci/astro-ci/internal/rotation"
 	"github.com/astro-ci/astro-ci/internal/secret"
 	"github.com/astro-ci/astro-ci/internal/target"
@@ -137,7 +138,7 @@ func Name(prefix, branch string) (name, slug string, err error) {
 		prefix = defaultPrefix
 	}
 	if !prefixRE.MatchString(prefix) {
-		return "", "", fmt.Errorf("--name-prefix %q must be lower-case letters, digits and -, starting with a letter, at most 31 characters", prefix)
+		return "", "", fmt.Errorf("--name-prefix %s must be lower-case letters, digits and -, starting with a letter, at most 31 characters", echo.Quote(prefix))
 	}
 	slug = cienv.Slug(branch, maxName-len(prefix))
 	return prefix + slug, slug, nil
@@ -262,11 +263,11 @@ func (e *Engine) resolveBase(ctx context.Context, ref string) (*astro.Deployment
 	}
 	ds, err := e.Astro.ListDeployments(ctx, astro.ListDeploymentsOptions{Names: []string{ref}})
 	if err != nil {
-		return nil, fmt.Errorf("looking up base Deployment %q: %w", ref, err)
+		return nil, fmt.Errorf("looking up base Deployment %s: %w", echo.Quote(ref), err)
 	}
 	switch len(ds) {
 	case 0:
-		return nil, fmt.Errorf("%w: no Deployment with id or name %q is visible to this token", errNoBase, ref)
+		return nil, fmt.Errorf("%w: no Deployment with id or name %s is visible to this token", errNoBase, echo.Quote(ref))
 	case 1:
 		return &ds[0], nil
 	}
@@ -274,7 +275,7 @@ func (e *Engine) resolveBase(ctx context.Context, ref string) (*astro.Deployment
 	for _, d := range ds {
 		ids = append(ids, d.ID)
 	}
-	return nil, fmt.Errorf("%d Deployments are named %q (%s): give --base-deployment as an id", len(ds), ref, strings.Join(ids, ", "))
+	return nil, fmt.Errorf("%d Deployments are named %s (%s): give --base-deployment as an id", len(ds), echo.Quote(ref), strings.Join(ids, ", "))
 }
 
 // older orders previews by (createdAt, id): the order every run sees the

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/astro-ci/astro-ci/internal/astro"
+	"github.com/astro-ci/astro-ci/internal/report/echo"
 	"github.com/astro-ci/astro-ci/internal/secret"
 	"github.com/astro-ci/astro-ci/internal/target"
 	"github.com/astro-ci/astro-ci/internal/wait"
@@ -38,7 +39,7 @@ func ParseStrategy(s string) (Strategy, error) {
 	case InPlace:
 		return InPlace, nil
 	}
-	return "", fmt.Errorf("--strategy must be overlap or rotate, not %q", s)
+	return "", fmt.Errorf("--strategy must be overlap or rotate, not %s", echo.Quote(s))
 }
 
 // Astro is what the engine needs of the Astro API; *astro.Client has it.

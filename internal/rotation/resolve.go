@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/astro-ci/astro-ci/internal/astro"
+	"github.com/astro-ci/astro-ci/internal/report/echo"
 )
 
 // ErrNoTokenID says that the request names no token, and the credential's claims do
@@ -147,7 +148,7 @@ func (e *Engine) resolveID(ctx context.Context, id string, needLineage, own bool
 func (e *Engine) resolveName(ctx context.Context, name string) (*astro.Token, lineage, error) {
 	all, err := e.Astro.ListTokens(ctx, astro.ListTokensOptions{})
 	if err != nil {
-		return nil, lineage{}, fmt.Errorf("listing tokens to find %q: %w", name, err)
+		return nil, lineage{}, fmt.Errorf("listing tokens to find %s: %w", echo.Quote(name), err)
 	}
 	at := e.serverNow()
 	lineages := map[string]lineage{}
@@ -161,7 +162,7 @@ func (e *Engine) resolveName(ctx context.Context, name string) (*astro.Token, li
 	}
 	switch len(lineages) {
 	case 0:
-		return nil, lineage{}, fmt.Errorf("no token named %q is visible to this API token: check --token-name, or use --token-id", name)
+		return nil, lineage{}, fmt.Errorf("no token named %s is visible to this API token: check --token-name, or use --token-id", echo.Quote(name))
 	case 1:
 		for _, l := range lineages {
 			live := l.live()
@@ -177,7 +178,7 @@ func (e *Engine) resolveName(ctx context.Context, name string) (*astro.Token, li
 		ids = append(ids, l.members[len(l.members)-1].tok.ID)
 	}
 	sort.Strings(ids)
-	return nil, lineage{}, fmt.Errorf("%d unrelated tokens are named %q (%s): name one with --token-id", len(ids), name, strings.Join(ids, ", "))
+	return nil, lineage{}, fmt.Errorf("%d unrelated tokens are named %s (%s): name one with --token-id", len(ids), echo.Quote(name), strings.Join(ids, ", "))
 }
 
 // Resolve finds the token an id or a name means (neither: the engine's own),

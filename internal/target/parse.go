@@ -9,6 +9,8 @@ import (
 	"strconv"
 	"strings"
 	"unicode"
+
+	"github.com/astro-ci/astro-ci/internal/report/echo"
 )
 
 // Scheme of a target address.
@@ -127,7 +129,9 @@ type Defaults struct {
 }
 
 var (
-	githubNameRE = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
+	// GitHub documents no length limit for secret names; 255 bounds what
+	// astro-ci echoes and sends (GitLab keys have the same limit).
+	githubNameRE = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]{0,254}$`)
 	gitlabKeyRE  = regexp.MustCompile(`^[A-Za-z0-9_]{1,255}$`)
 	ghOwnerRE    = regexp.MustCompile(`^[A-Za-z0-9](?:[A-Za-z0-9-]{0,38})$`)
 	ghRepoRE     = regexp.MustCompile(`^[A-Za-z0-9._-]{1,100}$`)
@@ -158,7 +162,7 @@ func Parse(raw string, d Defaults) (Target, error) {
 	case GitLab:
 		return parseGitLab(s, rest)
 	}
-	return Target{}, fmt.Errorf("target %q: unknown scheme %q (use file://, github:// or gitlab://)", raw, scheme)
+	return Target{}, fmt.Errorf("target %s: unknown scheme %s (use file://, github:// or gitlab://)", echo.Quote(raw), echo.Quote(scheme))
 }
 
 // ParseAll parses every address and joins the errors.
@@ -201,7 +205,7 @@ func parseBare(name string, d Defaults) (Target, error) {
 	case d.GitLabProject != "":
 		return parseGitLab("gitlab://"+d.GitLabProject+"/variables/"+name, d.GitLabProject+"/variables/"+name)
 	}
-	return Target{}, fmt.Errorf("target %q has no scheme and this is not a GitHub Actions or GitLab CI job (no GITHUB_REPOSITORY or CI_PROJECT_ID): write it as file://PATH, github://OWNER/REPO/secrets/%s or gitlab://GROUP/PROJECT/variables/%s", name, name, name)
+	return Target{}, fmt.Errorf("target %s has no scheme and this is not a GitHub Actions or GitLab CI job (no GITHUB_REPOSITORY or CI_PROJECT_ID): write it as file://PATH, github://OWNER/REPO/secrets/NAME or gitlab://GROUP/PROJECT/variables/NAME", echo.Quote(name))
 }
 
 func parseFile(rest string) (Target, error) {
@@ -218,7 +222,7 @@ func parseFile(rest string) (Target, error) {
 func parseQuery(raw, q string, allowed ...string) (url.Values, error) {
 	v, err := url.ParseQuery(q)
 	if err != nil {
-		return nil, fmt.Errorf("target %q: bad query: %v", raw, err)
+		return nil, fmt.Errorf("target %s: bad query: %v", echo.Quote(raw), err)
 	}
 	for k := range v {
 		ok := false
@@ -226,7 +230,7 @@ func parseQuery(raw, q string, allowed ...string) (url.Values, error) {
 			ok = ok || k == a
 		}
 		if !ok {
-			return nil, fmt.Errorf("target %q: unknown option %q (allowed: %s)", raw, k, strings.Join(allowed, ", "))
+			return nil, fmt.Errorf("target %s: unknown option %s (allowed: %s)", echo.Quote(raw), echo.Quote(k), strings.Join(allowed, ", "))
 		}
 	}
 	return v, nil
@@ -235,19 +239,19 @@ func parseQuery(raw, q string, allowed ...string) (url.Values, error) {
 func validGitHubName(raw, name string) error {
 	switch {
 	case !githubNameRE.MatchString(name):
-		return fmt.Errorf("target %q: secret name %q may contain only letters, digits and _ and must not start with a digit", raw, name)
+		return fmt.Errorf("target %s: secret name %s may contain only letters, digits and _ (at most 255) and must not start with a digit", echo.Quote(raw), echo.Quote(name))
 	case strings.HasPrefix(strings.ToUpper(name), "GITHUB_"):
-		return fmt.Errorf("target %q: secret names must not start with GITHUB_", raw)
+		return fmt.Errorf("target %s: secret names must not start with GITHUB_", echo.Quote(raw))
 	}
 	return nil
 }
 
 func validOwnerRepo(raw, owner, repo string) error {
 	if !ghOwnerRE.MatchString(owner) {
-		return fmt.Errorf("target %q: %q is not a GitHub user or organization name", raw, owner)
+		return fmt.Errorf("target %s: %s is not a GitHub user or organization name", echo.Quote(raw), echo.Quote(owner))
 	}
 	if !ghRepoRE.MatchString(repo) || repo == "." || repo == ".." {
-		return fmt.Errorf("target %q: %q is not a GitHub repository name", raw, repo)
+		return fmt.Errorf("target %s: %s is not a GitHub repository name", echo.Quote(raw), echo.Quote(repo))
 	}
 	return nil
 }
@@ -257,12 +261,12 @@ func parseGitHub(raw, rest string) (Target, error) {
 	segs := strings.Split(pathPart, "/")
 	for _, s := range segs {
 		if s == "" {
-			return Target{}, fmt.Errorf("target %q has an empty path segment", raw)
+			return Target{}, fmt.Errorf("target %s has an empty path segment", echo.Quote(raw))
 		}
 	}
 	allowedNone := func() error {
 		if query != "" {
-			return fmt.Errorf("target %q: options are only for organization secrets (visibility=, repos=) and environment secrets (create_environment=)", raw)
+			return fmt.Errorf("target %s: options are only for organization secrets (visibility=, repos=) and environment secrets (create_environment=)", echo.Quote(raw))
 		}
 		return nil
 	}
@@ -270,7 +274,7 @@ func parseGitHub(raw, rest string) (Target, error) {
 	case len(segs) == 4 && segs[0] == "orgs" && segs[2] == "secrets":
 		t := Target{Scheme: GitHub, Kind: KindOrgSecret, Org: segs[1], Name: segs[3], Visibility: "private"}
 		if !ghOwnerRE.MatchString(t.Org) {
-			return Target{}, fmt.Errorf("target %q: %q is not a GitHub organization name", raw, t.Org)
+			return Target{}, fmt.Errorf("target %s: %s is not a GitHub organization name", echo.Quote(raw), echo.Quote(t.Org))
 		}
 		q, err := parseQuery(raw, query, "visibility", "repos")
 		if err != nil {
@@ -286,7 +290,7 @@ func parseGitHub(raw, rest string) (Target, error) {
 					continue
 				}
 				if !ghRepoRE.MatchString(name) {
-					return Target{}, fmt.Errorf("target %q: %q is not a repository name", raw, name)
+					return Target{}, fmt.Errorf("target %s: %s is not a repository name", echo.Quote(raw), echo.Quote(name))
 				}
 				t.SelectedRepos = append(t.SelectedRepos, name)
 			}
@@ -297,14 +301,14 @@ func parseGitHub(raw, rest string) (Target, error) {
 		switch t.Visibility {
 		case "all", "private":
 			if len(t.SelectedRepos) > 0 {
-				return Target{}, fmt.Errorf("target %q: repos= needs visibility=selected", raw)
+				return Target{}, fmt.Errorf("target %s: repos= needs visibility=selected", echo.Quote(raw))
 			}
 		case "selected":
 			if len(t.SelectedRepos) == 0 {
-				return Target{}, fmt.Errorf("target %q: visibility=selected needs repos=a,b", raw)
+				return Target{}, fmt.Errorf("target %s: visibility=selected needs repos=a,b", echo.Quote(raw))
 			}
 		default:
-			return Target{}, fmt.Errorf("target %q: visibility must be all, private or selected", raw)
+			return Target{}, fmt.Errorf("target %s: visibility must be all, private or selected", echo.Quote(raw))
 		}
 		return t, validGitHubName(raw, t.Name)
 	case len(segs) == 4 && segs[2] == "secrets":
@@ -316,7 +320,7 @@ func parseGitHub(raw, rest string) (Target, error) {
 	case len(segs) == 6 && segs[2] == "environments" && segs[4] == "secrets":
 		env, err := url.PathUnescape(segs[3])
 		if err != nil || env == "" || len(env) > 255 || strings.ContainsAny(env, ",;\x00\n\r") {
-			return Target{}, fmt.Errorf("target %q: %q is not a valid environment name", raw, segs[3])
+			return Target{}, fmt.Errorf("target %s: %s is not a valid environment name", echo.Quote(raw), echo.Quote(segs[3]))
 		}
 		t := Target{Scheme: GitHub, Kind: KindEnvSecret, Owner: segs[0], Repo: segs[1], Environment: env, Name: segs[5]}
 		q, err := parseQuery(raw, query, "create_environment")
@@ -326,23 +330,23 @@ func parseGitHub(raw, rest string) (Target, error) {
 		if _, set := q["create_environment"]; set {
 			b, err := strconv.ParseBool(q.Get("create_environment"))
 			if err != nil {
-				return Target{}, fmt.Errorf("target %q: create_environment must be true or false", raw)
+				return Target{}, fmt.Errorf("target %s: create_environment must be true or false", echo.Quote(raw))
 			}
 			t.CreateEnvironment = b
 		}
 		return t, firstErr(validOwnerRepo(raw, t.Owner, t.Repo), validGitHubName(raw, t.Name))
 	}
-	return Target{}, fmt.Errorf("target %q: not a GitHub secret address; use github://OWNER/REPO/secrets/NAME, github://OWNER/REPO/environments/ENV/secrets/NAME, github://orgs/ORG/secrets/NAME or github://OWNER/REPO/dependabot/secrets/NAME", raw)
+	return Target{}, fmt.Errorf("target %s: not a GitHub secret address; use github://OWNER/REPO/secrets/NAME, github://OWNER/REPO/environments/ENV/secrets/NAME, github://orgs/ORG/secrets/NAME or github://OWNER/REPO/dependabot/secrets/NAME", echo.Quote(raw))
 }
 
 func parseGitLab(raw, rest string) (Target, error) {
 	pathPart, query, _ := strings.Cut(rest, "?")
 	before, key, ok := strings.Cut(pathPart, "/variables/")
 	if !ok || key == "" || before == "" || strings.Contains(key, "/") {
-		return Target{}, fmt.Errorf("target %q: not a GitLab variable address; use gitlab://GROUP/PROJECT/variables/KEY or gitlab://groups/GROUP/variables/KEY", raw)
+		return Target{}, fmt.Errorf("target %s: not a GitLab variable address; use gitlab://GROUP/PROJECT/variables/KEY or gitlab://groups/GROUP/variables/KEY", echo.Quote(raw))
 	}
 	if !gitlabKeyRE.MatchString(key) {
-		return Target{}, fmt.Errorf("target %q: variable key %q may contain only letters, digits and _ (1-255 characters)", raw, key)
+		return Target{}, fmt.Errorf("target %s: variable key %s may contain only letters, digits and _ (1-255 characters)", echo.Quote(raw), echo.Quote(key))
 	}
 	t := Target{Scheme: GitLab, Name: key, EnvironmentScope: "*"}
 	if g, isGroup := strings.CutPrefix(before, "groups/"); isGroup {
@@ -354,11 +358,11 @@ func parseGitLab(raw, rest string) (Target, error) {
 	if _, err := strconv.ParseUint(ns, 10, 64); err != nil {
 		for _, seg := range strings.Split(ns, "/") {
 			if !glSegmentRE.MatchString(seg) || strings.HasSuffix(seg, ".") || strings.Contains(seg, "..") {
-				return Target{}, fmt.Errorf("target %q: %q is not a GitLab group or project path", raw, ns)
+				return Target{}, fmt.Errorf("target %s: %s is not a GitLab group or project path", echo.Quote(raw), echo.Quote(ns))
 			}
 		}
 		if t.Kind == KindProjectVar && !strings.Contains(ns, "/") {
-			return Target{}, fmt.Errorf("target %q: a project is GROUP/PROJECT or its numeric id; for a group variable write gitlab://groups/%s/variables/%s", raw, ns, key)
+			return Target{}, fmt.Errorf("target %s: a project is GROUP/PROJECT or its numeric id; for a group variable write gitlab://groups/%s/variables/%s", echo.Quote(raw), ns, key)
 		}
 	}
 	q, err := parseQuery(raw, query, "environment_scope", "protected", "hidden", "raw")
@@ -367,7 +371,7 @@ func parseGitLab(raw, rest string) (Target, error) {
 	}
 	if es := q.Get("environment_scope"); es != "" {
 		if len(es) > 255 || strings.ContainsAny(es, "\x00\n\r") {
-			return Target{}, fmt.Errorf("target %q: bad environment_scope", raw)
+			return Target{}, fmt.Errorf("target %s: bad environment_scope", echo.Quote(raw))
 		}
 		t.EnvironmentScope = es
 	}
@@ -375,7 +379,7 @@ func parseGitLab(raw, rest string) (Target, error) {
 		if v := q.Get(name); v != "" {
 			b, err := strconv.ParseBool(v)
 			if err != nil {
-				return Target{}, fmt.Errorf("target %q: %s must be true or false", raw, name)
+				return Target{}, fmt.Errorf("target %s: %s must be true or false", echo.Quote(raw), name)
 			}
 			*dst = b
 		}

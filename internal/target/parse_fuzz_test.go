@@ -49,3 +49,25 @@ func FuzzParse(f *testing.F) {
 		}
 	})
 }
+
+// TestHugeAddressGivesAShortError: an echoed address is cut (issue 9
+// defect 10), whatever part of it is wrong.
+func TestHugeAddressGivesAShortError(t *testing.T) {
+	t.Parallel()
+	long := strings.Repeat("a", 5<<20)
+	for _, raw := range []string{
+		"github://" + long + "/r/secrets/X",
+		"github://o/r/secrets/" + long,
+		"gitlab://g/p/variables/K?environment_scope=" + long + "&bogus=1",
+		"nope://" + long,
+		long,
+	} {
+		_, err := Parse(raw, Defaults{})
+		if err == nil {
+			t.Fatalf("accepted a %d-byte address", len(raw))
+		}
+		if len(err.Error()) > 1024 {
+			t.Fatalf("a %d-byte error for a %d-byte address: %.200s", len(err.Error()), len(raw), err)
+		}
+	}
+}
