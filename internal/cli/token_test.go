@@ -667,6 +667,32 @@ func TestRunWaitsForARunInFlight(t *testing.T) {
 	}
 }
 
+// TestRunWaitsAWhileForAYoungRunThatOutlastsItsDeadline: a pending
+// generation a minute old whose run may write for two more hours is most
+// likely a live run: this run waits a few minutes for it to finish, then
+// says when to rerun, and creates nothing.
+func TestRunWaitsAWhileForAYoungRunThatOutlastsItsDeadline(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t)
+	oldID, _ := h.admin()
+	h.mint(astrofake.TokenSpec{Name: "ci admin", Scope: "ORGANIZATION", Role: "ORGANIZATION_OWNER", ExpiryDays: 30, CreatedAt: h.clock.Now().Add(-time.Minute),
+		Description: rotation.WithMarker("", rotation.Marker{Lineage: oldID, Gen: 1, State: rotation.Pending, Run: "other", TTL: 2 * time.Hour})}, false)
+	before := len(h.fake.Tokens())
+	r := h.run("", "token", "rotate", "--target", h.target("tok"))
+	if r.code != 1 || !strings.Contains(r.stderr, "waiting for it") || !strings.Contains(r.stderr, "rerun after") {
+		t.Fatal(r)
+	}
+	var waited time.Duration
+	h.mu.Lock()
+	for _, w := range h.waits {
+		waited += w
+	}
+	h.mu.Unlock()
+	if waited < 3*time.Minute || waited > 5*time.Minute || len(h.fake.Tokens()) != before {
+		t.Fatalf("waited %v; %d tokens, was %d", waited, len(h.fake.Tokens()), before)
+	}
+}
+
 // TestRunRefusedWhileADeadRunMayStillWrite: a pending generation created
 // long ago whose run may write until after this run's deadline is most
 // likely dead; this run says when to rerun and creates nothing.

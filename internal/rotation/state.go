@@ -27,6 +27,9 @@ const (
 	// run still at work, which is worth waiting for; an older one to a run
 	// that died.
 	youngRun = 5 * time.Minute
+	// patience: how long a run waits for a young run whose bound lies
+	// beyond its own deadline to finish on its own.
+	patience = 3 * time.Minute
 	// localSkew is how far a runner's clock may be from Astro's when no
 	// Astro answer has told the time yet.
 	localSkew = 2 * time.Minute
@@ -185,10 +188,15 @@ func (r *run) settle(l lineage, own *astro.Token) (lineage, *member, error) {
 			young = young || l.at.Sub(w.tok.CreatedAt) < youngRun
 		}
 		busy := &BusyError{Lineage: l.id, TokenID: last.tok.ID, Created: last.tok.CreatedAt, Until: last.writableUntil(), Creating: r.creating}
-		// A run that is most likely dead (old and still pending) is not
-		// waited for unless its bound falls inside this run's budget.
-		if !young && last.writableUntil().Sub(l.at) > budget-waited {
-			return l, nil, busy
+		// Waiting ends by itself when the other run's bound falls inside
+		// this run's budget. Beyond it, only that run finishing on its own
+		// ends the wait: worth a few minutes for a young token (most likely
+		// a live run, which takes seconds to a few minutes), not for an old
+		// one (most likely a run that died): say when to rerun instead.
+		if beyond := last.writableUntil().Sub(l.at) > budget-waited; beyond {
+			if !young || waited >= min(budget, patience) {
+				return l, nil, busy
+			}
 		}
 		if poll == 250*time.Millisecond {
 			r.e.Log.Infof("another run is working on this token (its token %s is pending): waiting for it", last.tok.ID)
