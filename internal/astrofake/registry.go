@@ -17,6 +17,8 @@ import (
 	"github.com/google/go-containerregistry/pkg/registry"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
+
+	"github.com/astro-ci/astro-ci/internal/fakefault"
 )
 
 // The image registry of the fake, standing in for images.astronomer.cloud
@@ -216,29 +218,11 @@ func (s *Server) serveRegistry(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
-	rw := &statusWriter{ResponseWriter: w}
+	rw := &fakefault.StatusWriter{ResponseWriter: w}
 	reg.inner.ServeHTTP(rw, r)
-	entry.Status = rw.status
+	entry.Status = rw.Status
 }
 
-type statusWriter struct {
-	http.ResponseWriter
-	status int
-}
-
-func (w *statusWriter) WriteHeader(code int) {
-	if w.status == 0 {
-		w.status = code
-	}
-	w.ResponseWriter.WriteHeader(code)
-}
-
-func (w *statusWriter) Write(p []byte) (int, error) {
-	if w.status == 0 {
-		w.status = http.StatusOK
-	}
-	return w.ResponseWriter.Write(p)
-}
 
 // registryPath splits /v2/<name>/<kind>/… into the repository name and
 // the kind: manifests, blobs, uploads or tags; "" for the version check.

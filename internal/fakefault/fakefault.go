@@ -2,7 +2,10 @@
 // matched in injection order, each for a number of requests or forever.
 package fakefault
 
-import "sync"
+import (
+	"net/http"
+	"sync"
+)
 
 // Registry holds faults of one fake's Fault type. The zero value is ready.
 type Registry[F any] struct {
@@ -58,3 +61,29 @@ func (r *Registry[F]) Take(match func(F) bool) (F, bool) {
 	var zero F
 	return zero, false
 }
+
+// StatusWriter remembers the status a handler answered with, for a fake's
+// request log.
+type StatusWriter struct {
+	http.ResponseWriter
+	Status int
+}
+
+// WriteHeader records code and passes it on.
+func (w *StatusWriter) WriteHeader(code int) {
+	if w.Status == 0 {
+		w.Status = code
+	}
+	w.ResponseWriter.WriteHeader(code)
+}
+
+// Write records an implicit 200 and passes p on.
+func (w *StatusWriter) Write(p []byte) (int, error) {
+	if w.Status == 0 {
+		w.Status = http.StatusOK
+	}
+	return w.ResponseWriter.Write(p)
+}
+
+// Unwrap lets http.ResponseController reach the connection (Hijack, Flush).
+func (w *StatusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }

@@ -478,12 +478,12 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
-	rw := &statusWriter{ResponseWriter: w}
+	rw := &fakefault.StatusWriter{ResponseWriter: w}
 	if f != nil {
 		w.Header().Set("X-Fake-Fault", "1")
 	}
 	s.handle(rw, r, &entry)
-	entry.Status = rw.status
+	entry.Status = rw.Status
 	s.log(entry)
 }
 
@@ -545,21 +545,3 @@ func writeFault(w http.ResponseWriter, f *Fault) {
 	writeJSON(w, f.Status, map[string]string{"message": fmt.Sprintf("%d %s", f.Status, http.StatusText(f.Status))})
 }
 
-type statusWriter struct {
-	http.ResponseWriter
-	status int
-}
-
-func (w *statusWriter) WriteHeader(code int) {
-	if w.status == 0 {
-		w.status = code
-	}
-	w.ResponseWriter.WriteHeader(code)
-}
-
-func (w *statusWriter) Write(b []byte) (int, error) {
-	if w.status == 0 {
-		w.status = http.StatusOK
-	}
-	return w.ResponseWriter.Write(b)
-}
