@@ -61,13 +61,13 @@ type proxy struct {
 	next http.Handler
 	done chan struct{} // closed when the world shuts down: every hold ends
 
-	mu     sync.Mutex
-	calls  map[string]int
-	seen   []Seen
-	act    *action
-	values map[string]string // token value → where the proxy saw it
-	faulted bool             // the fault was applied
-	active sync.WaitGroup
+	mu      sync.Mutex
+	calls   map[string]int
+	seen    []Seen
+	act     *action
+	values  map[string]string // token value → where the proxy saw it
+	faulted bool              // the fault was applied
+	active  sync.WaitGroup
 }
 
 func newProxy(next http.Handler) *proxy {
