@@ -2,6 +2,7 @@ package kill
 
 import (
 	"fmt"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -55,13 +56,31 @@ func killPoints(steps []Step) []killPoint {
 // TestKillAtEveryStep SIGKILLs the binary at every step boundary of every
 // scenario: with the request of that step held before the fake saw it, or
 // after the fake applied it and before its answer left. Right after the
-// kill, every target must hold a value Astro accepts (in-place: the
-// recovery blob instead, see checkInPlace); after an hour on the fakes'
+// kill, every target must hold a value Astro accepts (in place: the
+// recovery blob instead, see inPlaceAfterKill); after an hour on the fakes'
 // clock (a dead run's ttl has passed) the same command, rerun, must
 // converge. -short runs every kill point of overlap rotation and every
 // third of the others.
 func TestKillAtEveryStep(t *testing.T) {
 	t.Parallel()
+	everyStep(t, "kill", func(t *testing.T, sc scenario, kp killPoint) { interrupt(t, sc, kp, false) })
+	t.Cleanup(func() { t.Logf("kill points survived: %d", figures.points("kill")) })
+}
+
+// TestTermAtEveryStep sends SIGTERM, as GitHub and GitLab do to cancel a
+// job, at every step boundary, with the request in flight (held until the
+// binary gives it up). The binary must stop within 10 s, say what it was
+// doing, leave every target live, and leave nothing that makes an
+// immediate rerun (no time passes) wait: that rerun must converge. -short:
+// every third point.
+func TestTermAtEveryStep(t *testing.T) {
+	t.Parallel()
+	everyStep(t, "term", func(t *testing.T, sc scenario, kp killPoint) { interrupt(t, sc, kp, true) })
+}
+
+// everyStep runs at once, for each scenario, its every kill point (a
+// sample under -short).
+func everyStep(t *testing.T, family string, at func(t *testing.T, sc scenario, kp killPoint)) {
 	for _, sc := range scenarios {
 		t.Run(sc.name, func(t *testing.T) {
 			t.Parallel()
@@ -72,33 +91,41 @@ func TestKillAtEveryStep(t *testing.T) {
 				names = append(names, s.String())
 			}
 			t.Logf("%d requests: %s", len(steps), strings.Join(names, ", "))
+			key := family + " " + sc.name
 			figures.mu.Lock()
-			figures.KillTotal[sc.name] = len(points)
+			figures.KillTotal[key] = len(points)
 			figures.Short = testing.Short()
 			figures.mu.Unlock()
 			ran := 0
 			for i, kp := range points {
-				if testing.Short() && !sc.everyPoint && i%3 != 0 {
+				if testing.Short() && !(family == "kill" && sc.everyPoint) && i%3 != 0 {
 					continue
 				}
 				ran++
 				t.Run(kp.String(), func(t *testing.T) {
 					t.Parallel()
-					killAt(t, sc, kp)
+					at(t, sc, kp)
+					if !t.Failed() {
+						figures.survived(key)
+					}
 				})
 			}
 			t.Cleanup(func() {
 				figures.mu.Lock()
-				n := figures.Kill[sc.name]
+				n := figures.Kill[key]
 				figures.mu.Unlock()
-				t.Logf("kill points survived: %d of %d run (%d enumerated)", n, ran, len(points))
+				t.Logf("%s points survived: %d of %d run (%d enumerated)", family, n, ran, len(points))
 			})
 		})
 	}
-	t.Cleanup(func() { t.Logf("kill points survived: %d", figures.killPoints()) })
 }
 
-func killAt(t *testing.T, sc scenario, kp killPoint) {
+// blocked: what a run says when another run's pending token makes it wait.
+var blocked = regexp.MustCompile(`another run is (rotating|creating)`)
+
+// interrupt runs the scenario up to kp, then SIGKILLs it (term false) or
+// SIGTERMs it, checks the invariant and reruns.
+func interrupt(t *testing.T, sc scenario, kp killPoint, term bool) {
 	w := newWorld(t)
 	j := sc.setup(w)
 	a := w.px.hold(kp.step, kp.when)
@@ -111,27 +138,61 @@ func killAt(t *testing.T, sc scenario, kp killPoint) {
 		p.kill()
 		t.Fatalf("%s was not reached in %s:\n%s", kp, runLimit, p.output())
 	}
-	p.kill()
+	if term {
+		// The held request ends when the binary gives it up.
+		_, stopped := p.waitFor(0, termGrace)
+		switch msg := failureMessage(p.stderr.String()); {
+		case !stopped:
+			t.Errorf("still running %s after SIGTERM: SIGKILLed", termGrace)
+		case p.code != 0 && msg == "":
+			t.Errorf("exit %d after SIGTERM, without an error line that names the step", p.code)
+		case p.code != 0:
+			t.Logf("exit %d after SIGTERM: %.300s", p.code, msg)
+		default:
+			// Stopped just before the end: the run finished its work.
+			t.Logf("exit 0 after SIGTERM")
+		}
+	} else {
+		p.kill()
+	}
 	w.px.clear()
-	w.px.quiesce()
-	report(t, "after the kill", j.afterKill(w, p.output()))
-	t.Logf("after the kill: %s", j.state(w))
+	if err := w.px.quiesce(); err != nil {
+		t.Fatal(err)
+	}
+	report(t, "after the "+p.signalled, j.afterKill(w, p.output()))
+	if term && p.code == 0 {
+		report(t, "exit 0 after SIGTERM, but", j.converged(w))
+	}
+	t.Logf("after the %s: %s", p.signalled, j.state(w))
 
-	w.clock.Advance(time.Hour)
+	limit := runLimit
+	if term {
+		// An immediate rerun, as a CI retry: a few seconds later, long
+		// before the cancelled run's ttl. It must find nothing to wait for.
+		limit = 30 * time.Second
+		w.clock.Advance(5 * time.Second)
+	} else {
+		w.clock.Advance(time.Hour)
+	}
+	done := j.done()
 	r := w.run(j.args, j.rerunEnv())
-	in, _ := r.waitFor(runLimit, termGrace)
+	in, _ := r.waitFor(limit, termGrace)
 	switch {
+	case term && blocked.MatchString(r.stderr.String()):
+		t.Errorf("the immediate rerun after SIGTERM waits for the cancelled run (exit %d after %s, %s):\n%s", r.code, r.elapsed.Round(time.Millisecond), r.signalled, r.output())
 	case !in:
-		t.Fatalf("the rerun did not end in %s (%s):\n%s", runLimit, r.signalled, r.output())
-	case r.code != 0 && !(j.exists != nil && r.code == 1 && j.exists.MatchString(r.stderr.String())):
+		t.Errorf("the rerun did not end in %s (%s):\n%s", limit, r.signalled, r.output())
+	case r.code != 0 && !(done && r.code == 1 && j.exists.MatchString(r.stderr.String())):
 		t.Errorf("the rerun failed (exit %d):\n%s", r.code, r.output())
 	}
 	report(t, "after the rerun", j.converged(w))
-	if t.Failed() {
-		t.Logf("output of the killed run:\n%s\noutput of the rerun:\n%s", p.output(), r.output())
-		return
+	if c := w.canaries(); len(c) > 0 {
+		figures.littered(c)
+		t.Logf("LITTER after the rerun: %s", strings.Join(c, ", "))
 	}
-	figures.survived(sc.name)
+	if t.Failed() {
+		t.Logf("output of the interrupted run:\n%s\noutput of the rerun:\n%s", p.output(), r.output())
+	}
 }
 
 // report fails t with every problem found.

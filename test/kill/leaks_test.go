@@ -101,6 +101,8 @@ type tally struct {
 	FaultRoutes   []string `json:"faultRoutes"`
 	FaultCommands []string `json:"faultCommands"`
 	FaultMatrix   string   `json:"faultMatrix"`
+	// Canaries: preflight canary secrets and variables left after a rerun.
+	Canaries int `json:"preflightCanariesLeft"`
 	// Leak scan.
 	BytesScanned int64 `json:"bytesScanned"`
 	Runs         int   `json:"runsScanned"`
@@ -116,17 +118,30 @@ func (f *tally) scanned(n int64, runs, values int) {
 	f.Values += values
 }
 
+func (f *tally) littered(c []string) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.Canaries += len(c)
+}
+
 func (f *tally) survived(scenario string) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.Kill[scenario]++
 }
 
-func (f *tally) killPoints() (survived int) {
+// points sums the points survived of a family (kill, term).
+func (f *tally) points(family string) (survived int) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	for _, n := range f.Kill {
-		survived += n
+	return f.pointsLocked(family)
+}
+
+func (f *tally) pointsLocked(family string) (survived int) {
+	for k, n := range f.Kill {
+		if strings.HasPrefix(k, family+" ") {
+			survived += n
+		}
 	}
 	return survived
 }
@@ -142,12 +157,8 @@ func (f *tally) write(path string) error {
 	if err != nil {
 		return err
 	}
-	total := 0
-	for _, n := range f.Kill {
-		total += n
-	}
-	summary := fmt.Sprintf("kill points survived: %d\nfault cases: %d (%d kinds x %d routes x %d commands, %s)\nbytes scanned for leaks: %d in %d runs\n",
-		total, f.FaultCases, len(f.FaultKinds), len(f.FaultRoutes), len(f.FaultCommands), f.FaultMatrix, f.BytesScanned, f.Runs)
+	summary := fmt.Sprintf("kill points survived: %d\nSIGTERM points survived: %d\nfault cases: %d (%d kinds x %d routes x %d commands, %s)\nbytes scanned for leaks: %d in %d runs, for %d values\npreflight canaries left: %d\n",
+		f.pointsLocked("kill"), f.pointsLocked("term"), f.FaultCases, len(f.FaultKinds), len(f.FaultRoutes), len(f.FaultCommands), f.FaultMatrix, f.BytesScanned, f.Runs, f.Values, f.Canaries)
 	fmt.Print(summary)
 	return os.WriteFile(path, append(b, '\n'), 0o644)
 }

@@ -11,6 +11,7 @@ import (
 
 	"github.com/astro-ci/astro-ci/internal/astrofake"
 	"github.com/astro-ci/astro-ci/internal/preview"
+	"github.com/astro-ci/astro-ci/internal/rotation"
 	"github.com/astro-ci/astro-ci/internal/sandbox"
 )
 
@@ -47,6 +48,20 @@ type job struct {
 	// exists: a rerun may refuse because the killed run finished (token
 	// create refuses a name that exists); converged all the same.
 	exists *regexp.Regexp
+}
+
+// done: the interrupted run finished its work (a token of the lineage is
+// current), so a rerun that refuses with exists is right.
+func (j *job) done() bool {
+	if j.exists == nil {
+		return false
+	}
+	for _, t := range j.lineage() {
+		if m, ok := rotation.ParseMarker(t.Description); !ok || m.State == rotation.Current {
+			return true
+		}
+	}
+	return false
 }
 
 func (j *job) addrs() []string {

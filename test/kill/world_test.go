@@ -254,7 +254,7 @@ func (w *world) describe(h holding) string {
 	id, known := w.astro().TokenIDForValue(h.value)
 	switch {
 	case !known:
-		return h.addr + ": a value Astro does not know (" + sandbox.Fingerprint(h.value) + ")"
+		return h.addr + ": a value that is no token's current value (" + sandbox.Fingerprint(h.value) + ")"
 	case !w.astro().Authenticates(h.value):
 		return h.addr + ": the dead value of token " + id
 	}
@@ -267,6 +267,31 @@ func (w *world) liveTokens(name string) []astrofake.TokenInfo {
 	for _, t := range w.astro().Tokens() {
 		if t.Name == name {
 			out = append(out, t)
+		}
+	}
+	return out
+}
+
+// canaryPrefix starts the name of every preflight canary secret or variable.
+const canaryPrefix = "ASTRO_CI_PREFLIGHT_"
+
+// canaries lists the preflight canaries left in the forges.
+func (w *world) canaries() []string {
+	var out []string
+	scopes := []string{ghScope}
+	for _, env := range w.sb.GitHub.Environments(sandbox.GitHubOwner, sandbox.GitHubRepo) {
+		scopes = append(scopes, "env:"+ghRepo+"/"+env)
+	}
+	for _, sc := range scopes {
+		for _, n := range w.sb.GitHub.SecretNames(sc) {
+			if strings.HasPrefix(n, canaryPrefix) {
+				out = append(out, "GitHub "+sc+" "+n)
+			}
+		}
+	}
+	for _, v := range w.sb.GitLab.Variables(glProject) {
+		if strings.HasPrefix(v.Key, canaryPrefix) {
+			out = append(out, "GitLab "+glProject+" "+v.Key+" ["+v.EnvironmentScope+"]")
 		}
 	}
 	return out

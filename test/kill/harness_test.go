@@ -1,0 +1,68 @@
+package kill
+
+import (
+	"slices"
+	"strings"
+	"testing"
+	"time"
+)
+
+// TestHarnessSeesWhatItMustCatch is the negative control: the checks fail
+// when the promise is broken. An in-place rotation without a recovery
+// recipient, killed after Astro's rotate and before the GitHub secret is
+// written, leaves the targets with the dead old value and nothing to
+// recover it from: the overlap invariant, the in-place invariant and
+// convergence must each say so.
+func TestHarnessSeesWhatItMustCatch(t *testing.T) {
+	t.Parallel()
+	w := newWorld(t)
+	j := setupInPlace(w)
+	i := slices.Index(j.args, "--recovery-recipient")
+	j.args = slices.Delete(slices.Clone(j.args), i, i+2)
+	a := w.px.hold(Step{"github PUT /repos/{}/{}/actions/secrets/{}", 2}, Before)
+	p := w.run(j.args, j.env)
+	select {
+	case <-a.held:
+	case <-p.exited:
+		t.Fatalf("the run ended before its first write after the rotate:\n%s", p.output())
+	case <-time.After(runLimit):
+		t.Fatal("the write was not reached")
+	}
+	p.kill()
+	w.px.clear()
+	if err := w.px.quiesce(); err != nil {
+		t.Fatal(err)
+	}
+	// The fan-out writes GitHub and GitLab at once: the GitLab write may
+	// have landed before the kill. The GitHub secret and the file hold the
+	// dead value.
+	if ps := j.targetsLive(w); len(ps) < 2 || !strings.Contains(ps[0], "left dead") {
+		t.Errorf("the overlap invariant should find dead targets: %q", ps)
+	}
+	if ps := j.inPlaceAfterKill(w, p.output()); len(ps) == 0 || !strings.Contains(ps[0], "no recovery blob") {
+		t.Errorf("the in-place invariant should miss the recovery blob: %q", ps)
+	}
+	if ps := j.converged(w); len(ps) == 0 {
+		t.Error("convergence should fail while every target is dead")
+	}
+}
+
+func TestLeakProbes(t *testing.T) {
+	t.Parallel()
+	jwt := "eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJ0b2tlbi1pZC0xMjM0NTY3ODkwIn0.c2lnbmF0dXJlLW9mLXRoZS10b2tlbi12YWx1ZQ"
+	parts := strings.Split(jwt, ".")
+	for _, tt := range []struct{ out, want string }{
+		{"value: " + jwt + "\n", "the value"},
+		{"payload " + parts[1], "the JWT payload"},
+		{"sig " + parts[2], "the JWT signature"},
+		{"header only " + parts[0], ""},
+		{"nothing here", ""},
+	} {
+		if got := leaked(tt.out, jwt); got != tt.want {
+			t.Errorf("leaked(%q) = %q, want %q", tt.out, got, tt.want)
+		}
+	}
+	if got := dropMasks("a\n::add-mask::" + jwt + "\nb " + jwt); leaked(got, jwt) != "the value" || strings.Contains(got, "::add-mask::") {
+		t.Errorf("dropMasks must drop only mask lines: %q", got)
+	}
+}
