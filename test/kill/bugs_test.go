@@ -155,3 +155,38 @@ func TestPreflightCanaryIsRemoved(t *testing.T) {
 		})
 	}
 }
+
+// TestCommandsTakeADeadline: every command ends within --deadline D (env
+// ASTRO_CI_DEADLINE, default 15m) with a message naming what it was
+// waiting for (issue 9, "No overall deadline"). A hang on the first Astro
+// request must end the run within the deadline and a few seconds; today no
+// command has the flag, and only a SIGTERM (or the HTTP client's 60 s
+// timeout per attempt) ends such a run.
+func TestCommandsTakeADeadline(t *testing.T) {
+	t.Parallel()
+	const deadline = 6 * time.Second
+	for _, sc := range []scenario{scenarios[0], scenarios[3], scenarios[4]} {
+		t.Run(sc.name, func(t *testing.T) {
+			t.Parallel()
+			w := newWorld(t)
+			j := sc.setup(w)
+			if !hasDeadline(j.args) {
+				t.Errorf("%s -h lists no --deadline", strings.Join(j.args[:2], " "))
+			}
+			first := map[string]string{
+				"rotate-overlap": "astro GET /organizations/{}/tokens/{}",
+				"token-create":   "astro GET /organizations/{}/tokens",
+				"preview-create": "astro GET /organizations/{}/deployments/{}",
+			}[sc.name]
+			w.px.inject(Step{first, 1}, Fault{FHang})
+			p := w.run(append(slices.Clone(j.args), "--deadline", deadline.String()), j.env)
+			in, _ := p.waitFor(deadline+faultSlack, termGrace)
+			switch {
+			case !in:
+				t.Errorf("a hang outlived --deadline %s by %s (%s):\n%s", deadline, faultSlack, p.signalled, p.output())
+			case p.code != 1 || failureMessage(p.stderr.String()) == "":
+				t.Errorf("exit %d, want 1 with a message naming what the run waited for:\n%s", p.code, p.output())
+			}
+		})
+	}
+}

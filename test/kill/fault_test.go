@@ -18,9 +18,9 @@ import (
 // (plus slack); without, the harness cancels the run as a CI runner would,
 // by SIGTERM after faultLimit, and the binary must stop within termGrace.
 const (
-	faultDeadline = 20 * time.Second
+	faultDeadline = 15 * time.Second
 	faultSlack    = 5 * time.Second
-	faultLimit    = 20 * time.Second
+	faultLimit    = 15 * time.Second
 )
 
 // faultCase is one cell of the matrix: a fault kind at one call of a route
@@ -116,8 +116,10 @@ func TestFaultMatrix(t *testing.T) {
 	t.Parallel()
 	full, seed := faultMatrix()
 	m := &matrix{kinds: map[string]bool{}, routes: map[string]bool{}, commands: map[string]bool{}, outcomes: map[string]int{}}
-	if !deadlineFlag {
-		t.Logf("the binary's token rotate has no --deadline: runs are cancelled by SIGTERM after %s, and must stop within %s", faultLimit, termGrace)
+	for _, cmd := range []string{"token rotate", "token create", "preview create"} {
+		if !hasDeadline(strings.Fields(cmd)) {
+			t.Logf("%s has no --deadline: its runs are cancelled by SIGTERM after %s, and must stop within %s", cmd, faultLimit, termGrace)
+		}
 	}
 	t.Run("matrix", func(t *testing.T) {
 		for _, sc := range scenarios {
@@ -169,16 +171,14 @@ var clearError = regexp.MustCompile(`(?m)^(error: |::error::)(.*)$`)
 func faultAt(t *testing.T, c faultCase) (reached bool, outcome string) {
 	w := newWorld(t)
 	j := c.sc.setup(w)
-	args := j.args
-	if deadlineFlag {
+	args, deadline := j.args, hasDeadline(j.args)
+	limit := faultLimit
+	if deadline {
 		args = append(slices.Clone(args), "--deadline", faultDeadline.String())
+		limit = faultDeadline + faultSlack
 	}
 	w.px.inject(c.at, Fault{c.kind})
 	p := w.run(args, j.env)
-	limit := faultLimit
-	if deadlineFlag {
-		limit = faultDeadline + faultSlack
-	}
 	inTime, stopped := p.waitFor(limit, termGrace)
 	reached = w.px.wasFaulted()
 	w.px.clear()
@@ -192,7 +192,7 @@ func faultAt(t *testing.T, c faultCase) (reached bool, outcome string) {
 	switch {
 	case !stopped:
 		t.Errorf("still running %s after the SIGTERM (sent after %s): SIGKILLed", termGrace, limit)
-	case !inTime && (deadlineFlag || c.kind != FHang):
+	case !inTime && (deadline || c.kind != FHang):
 		t.Errorf("did not end within %s (%s)", limit, p.signalled)
 	case p.code != 0 && p.code != 1:
 		t.Errorf("exit %d: a fault is no usage error", p.code)

@@ -32,18 +32,29 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strings"
+	"sync"
 	"testing"
 )
 
-var (
-	// binary is the astro-ci built for this test binary.
-	binary string
-	// deadlineFlag: the binary's token rotate has --deadline; when it does
-	// not, fault runs are bounded by a subprocess timeout (SIGTERM, then
-	// SIGKILL), see proc.go.
-	deadlineFlag bool
-)
+// binary is the astro-ci built for this test binary.
+var binary string
+
+// hasDeadline says whether a command (its first two arguments) takes
+// --deadline, from its -h. Fault runs pass it when it does; when it does
+// not, they are bounded by a subprocess timeout (SIGTERM, as a CI runner
+// cancels a job, then SIGKILL; proc_test.go).
+func hasDeadline(args []string) bool {
+	key := strings.Join(args[:2], " ")
+	f, _ := deadlineHelp.LoadOrStore(key, sync.OnceValue(func() bool {
+		help, _ := exec.Command(binary, append(slices.Clone(args[:2]), "-h")...).CombinedOutput()
+		return strings.Contains(string(help), "-deadline")
+	}))
+	return f.(func() bool)()
+}
+
+var deadlineHelp sync.Map
 
 func TestMain(m *testing.M) {
 	flag.Parse()
@@ -70,8 +81,6 @@ func TestMain(m *testing.M) {
 			fmt.Fprintf(os.Stderr, "go build ./cmd/astro-ci: %v\n%s", err, out)
 			return 1
 		}
-		help, _ := exec.Command(binary, "token", "rotate", "-h").CombinedOutput()
-		deadlineFlag = strings.Contains(string(help), "-deadline")
 		code := m.Run()
 		if err := figures.write(os.Getenv("KILL_REPORT")); err != nil {
 			fmt.Fprintln(os.Stderr, "KILL_REPORT:", err)
