@@ -2,7 +2,10 @@ package kill
 
 import (
 	"fmt"
+	"os"
+	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -27,6 +30,15 @@ func enumerate(t *testing.T, sc scenario) []Step {
 		t.Fatalf("the unharmed run failed (exit %d, %s):\n%s", p.code, p.signalled, p.output())
 	}
 	report(t, "the unharmed run", j.converged(w))
+	// The leak scan reads these files: they must be where it looks.
+	for _, f := range append(slices.Clone(githubFiles[:2]), "preview.env") {
+		if _, ok := j.env[f]; !ok && (f != "preview.env" || j.args[0] != "preview") {
+			continue
+		}
+		if b, err := os.ReadFile(filepath.Join(p.dir, f)); err != nil || len(b) == 0 {
+			t.Errorf("the unharmed run wrote no %s in its directory (%v)", f, err)
+		}
+	}
 	var steps []Step
 	for _, s := range w.px.steps() {
 		steps = append(steps, s.Step)

@@ -70,7 +70,7 @@ type proxy struct {
 	act     *action
 	values  map[string]string // token value → where the proxy saw it
 	faulted bool              // the fault was applied
-	active  sync.WaitGroup
+	active  int               // requests in the proxy now
 }
 
 func newProxy(next http.Handler) *proxy {
@@ -113,14 +113,15 @@ func (a *action) free() { a.once.Do(func() { close(a.release) }) }
 // quiesce waits until no request is in the proxy (after a kill, the fakes
 // finish what they were doing before the test looks at their state).
 func (p *proxy) quiesce() error {
-	done := make(chan struct{})
-	go func() { p.active.Wait(); close(done) }()
-	select {
-	case <-done:
-		return nil
-	case <-time.After(30 * time.Second):
-		return errors.New("a request is still in the proxy 30 s after its client ended")
+	for end := time.Now().Add(30 * time.Second); time.Now().Before(end); time.Sleep(5 * time.Millisecond) {
+		p.mu.Lock()
+		n := p.active
+		p.mu.Unlock()
+		if n == 0 {
+			return nil
+		}
 	}
+	return errors.New("a request is still in the proxy 30 s after its client ended")
 }
 
 func (p *proxy) steps() []Seen {
@@ -147,10 +148,14 @@ func (p *proxy) secrets() map[string]string {
 }
 
 func (p *proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	p.active.Add(1)
-	defer p.active.Done()
 	route := routeOf(r)
 	p.mu.Lock()
+	p.active++
+	defer func() {
+		p.mu.Lock()
+		p.active--
+		p.mu.Unlock()
+	}()
 	p.calls[route]++
 	st := Step{route, p.calls[route]}
 	var a *action

@@ -2,7 +2,6 @@ package kill
 
 import (
 	"fmt"
-	"net/http"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
@@ -36,11 +35,12 @@ func newWorld(t *testing.T) *world {
 	// The binary checks a token's expiry on the machine's clock: the fakes'
 	// clock starts at the machine's time and only moves forward.
 	clock := fakeclock.New(time.Now().UTC().Truncate(time.Second))
-	var h http.Handler
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { h.ServeHTTP(w, r) }))
-	sb := sandbox.New(srv.URL, sandbox.Options{Now: clock.Now, DeploymentReadyAfter: time.Minute})
+	// The sandbox needs its URL before it is served.
+	srv := httptest.NewUnstartedServer(nil)
+	sb := sandbox.New("http://"+srv.Listener.Addr().String(), sandbox.Options{Now: clock.Now, DeploymentReadyAfter: time.Minute})
 	px := newProxy(sb)
-	h = px
+	srv.Config.Handler = px
+	srv.Start()
 	w := &world{t: t, clock: clock, sb: sb, px: px, srv: srv, dir: t.TempDir(), extra: map[string]string{}}
 	t.Cleanup(func() {
 		close(px.done) // ends every hold and hang, so Close does not wait on them
