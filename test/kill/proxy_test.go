@@ -44,6 +44,9 @@ func (w When) String() string {
 type Seen struct {
 	Step
 	Status int // what the fake answered; 0 when it never saw the request
+	// Answered: the fake's answer went out unchanged, neither faulted nor
+	// held (a held answer is released only once its client is gone).
+	Answered bool
 }
 
 // action is what the proxy does at one step: hold it (kill harness) or
@@ -199,6 +202,11 @@ func (p *proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	copyOut(w, rec)
+	if a == nil {
+		p.mu.Lock()
+		p.seen[idx].Answered = true
+		p.mu.Unlock()
+	}
 }
 
 // wait signals that the request is held and waits for the test, or until

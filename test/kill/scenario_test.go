@@ -314,11 +314,10 @@ func (j *job) inPlaceAfterKill(w *world, out string) problems {
 	return ps
 }
 
-// rotateAnswered: a request followed the rotate, so its answer was read
-// (the run's requests after the rotate depend on it).
+// rotateAnswered: the answer of a rotate reached the run.
 func rotateAnswered(seen []Seen) bool {
-	for i, s := range seen {
-		if strings.HasSuffix(s.Route, "/rotate") && s.Status != 0 && i+1 < len(seen) {
+	for _, s := range seen {
+		if strings.HasSuffix(s.Route, "/rotate") && s.Answered && s.Status == 200 {
 			return true
 		}
 	}
