@@ -9,25 +9,12 @@ import (
 
 // Product bugs the harnesses found, each as the smallest run that shows it.
 
-// interrupted runs j up to at (held before), SIGTERMs it and waits for it.
+// interrupted runs j up to at (held before) and SIGTERMs it.
 func interrupted(t *testing.T, w *world, j *job, at Step) *proc {
 	t.Helper()
-	a := w.px.hold(at, Before)
-	p := w.run(j.args, j.env)
-	select {
-	case <-a.held:
-	case <-p.exited:
-		t.Fatalf("the run ended before %s:\n%s", at, p.output())
-	case <-time.After(runLimit):
-		p.kill()
-		t.Fatalf("%s not reached", at)
-	}
-	if _, stopped := p.waitFor(0, termGrace); !stopped {
+	p, stopped := stopAt(t, w, j, killPoint{at, Before}, true)
+	if !stopped {
 		t.Fatalf("did not stop after SIGTERM")
-	}
-	w.px.clear()
-	if err := w.px.quiesce(); err != nil {
-		t.Fatal(err)
 	}
 	return p
 }
@@ -121,23 +108,7 @@ func TestPreflightCanaryIsRemoved(t *testing.T) {
 			t.Parallel()
 			w := newWorld(t)
 			j := setupInPlace(w)
-			var p *proc
-			if tt.term {
-				p = interrupted(t, w, j, tt.at)
-			} else {
-				a := w.px.hold(tt.at, Before)
-				p = w.run(j.args, j.env)
-				select {
-				case <-a.held:
-				case <-time.After(runLimit):
-					t.Fatal("not reached")
-				}
-				p.kill()
-				w.px.clear()
-				if err := w.px.quiesce(); err != nil {
-					t.Fatal(err)
-				}
-			}
+			p, _ := stopAt(t, w, j, killPoint{tt.at, Before}, tt.term)
 			if tt.term {
 				if c := w.canaries(); len(c) > 0 {
 					t.Errorf("cancelled with its cleanup time left, the run leaves %s:\n%s", strings.Join(c, ", "), p.output())

@@ -31,9 +31,7 @@ type faultCase struct {
 	kind string
 }
 
-func (c faultCase) String() string {
-	return fmt.Sprintf("%s:%s", c.kind, strings.ReplaceAll(strings.Replace(c.at.String(), " /", " ", 1), "/", "."))
-}
+func (c faultCase) String() string { return c.kind + ":" + c.at.name() }
 
 // faultSites: every route of the unharmed run, at its 1st and 2nd call
 // (where it has one).

@@ -4,7 +4,6 @@ import (
 	"slices"
 	"strings"
 	"testing"
-	"time"
 )
 
 // TestHarnessSeesWhatItMustCatch is the negative control: the checks fail
@@ -19,20 +18,7 @@ func TestHarnessSeesWhatItMustCatch(t *testing.T) {
 	j := setupInPlace(w)
 	i := slices.Index(j.args, "--recovery-recipient")
 	j.args = slices.Delete(slices.Clone(j.args), i, i+2)
-	a := w.px.hold(Step{"github PUT /repos/{}/{}/actions/secrets/{}", 2}, Before)
-	p := w.run(j.args, j.env)
-	select {
-	case <-a.held:
-	case <-p.exited:
-		t.Fatalf("the run ended before its first write after the rotate:\n%s", p.output())
-	case <-time.After(runLimit):
-		t.Fatal("the write was not reached")
-	}
-	p.kill()
-	w.px.clear()
-	if err := w.px.quiesce(); err != nil {
-		t.Fatal(err)
-	}
+	p, _ := stopAt(t, w, j, killPoint{Step{"github PUT /repos/{}/{}/actions/secrets/{}", 2}, Before}, false)
 	// The fan-out writes every target at once: the file and the GitLab
 	// variable may hold the new value already; the GitHub secret holds the
 	// dead one.

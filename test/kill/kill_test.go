@@ -1,7 +1,6 @@
 package kill
 
 import (
-	"fmt"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -52,10 +51,7 @@ type killPoint struct {
 	when When
 }
 
-// String is the subtest's name: no slash, so -run can name one point.
-func (k killPoint) String() string {
-	return fmt.Sprintf("%s:%s", k.when, strings.ReplaceAll(strings.Replace(k.step.String(), " /", " ", 1), "/", "."))
-}
+func (k killPoint) String() string { return k.when.String() + ":" + k.step.name() }
 
 func killPoints(steps []Step) []killPoint {
 	var out []killPoint
@@ -140,19 +136,8 @@ var blocked = regexp.MustCompile(`another run is (rotating|creating)`)
 func interrupt(t *testing.T, sc scenario, kp killPoint, term bool) {
 	w := newWorld(t)
 	j := sc.setup(w)
-	a := w.px.hold(kp.step, kp.when)
-	p := w.run(j.args, j.env)
-	select {
-	case <-a.held:
-	case <-p.exited:
-		t.Fatalf("the run ended (exit %d) before %s:\n%s", p.code, kp, p.output())
-	case <-time.After(runLimit):
-		p.kill()
-		t.Fatalf("%s was not reached in %s:\n%s", kp, runLimit, p.output())
-	}
+	p, stopped := stopAt(t, w, j, kp, term)
 	if term {
-		// The held request ends when the binary gives it up.
-		_, stopped := p.waitFor(0, termGrace)
 		switch msg := failureMessage(p.stderr.String()); {
 		case !stopped:
 			t.Errorf("still running %s after SIGTERM: SIGKILLed", termGrace)
@@ -164,12 +149,6 @@ func interrupt(t *testing.T, sc scenario, kp killPoint, term bool) {
 			// Stopped just before the end: the run finished its work.
 			t.Logf("exit 0 after SIGTERM")
 		}
-	} else {
-		p.kill()
-	}
-	w.px.clear()
-	if err := w.px.quiesce(); err != nil {
-		t.Fatal(err)
 	}
 	report(t, "after the "+p.signalled, j.afterKill(w, p.output()))
 	if term && p.code == 0 {
@@ -205,6 +184,35 @@ func interrupt(t *testing.T, sc scenario, kp killPoint, term bool) {
 	if t.Failed() {
 		t.Logf("output of the interrupted run:\n%s\noutput of the rerun:\n%s", p.output(), r.output())
 	}
+}
+
+// stopAt runs j until kp is held, then SIGKILLs it, or SIGTERMs it (the
+// held request ends when the binary gives it up) and waits termGrace for
+// it; then it releases the hold and waits until the fakes are done.
+// stopped: the run ended within termGrace of the SIGTERM.
+func stopAt(t *testing.T, w *world, j *job, kp killPoint, term bool) (p *proc, stopped bool) {
+	t.Helper()
+	a := w.px.hold(kp.step, kp.when)
+	p = w.run(j.args, j.env)
+	select {
+	case <-a.held:
+	case <-p.exited:
+		t.Fatalf("the run ended (exit %d) before %s:\n%s", p.code, kp, p.output())
+	case <-time.After(runLimit):
+		p.kill()
+		t.Fatalf("%s was not reached in %s:\n%s", kp, runLimit, p.output())
+	}
+	stopped = true
+	if term {
+		_, stopped = p.waitFor(0, termGrace)
+	} else {
+		p.kill()
+	}
+	w.px.clear()
+	if err := w.px.quiesce(); err != nil {
+		t.Fatal(err)
+	}
+	return p, stopped
 }
 
 // report fails t with every problem found.

@@ -23,6 +23,11 @@ type Step struct {
 
 func (s Step) String() string { return fmt.Sprintf("%s#%d", s.Route, s.N) }
 
+// name is s as part of a subtest name: no slash, so -run can name one.
+func (s Step) name() string {
+	return strings.ReplaceAll(strings.Replace(s.String(), " /", " ", 1), "/", ".")
+}
+
 // When a hold or fault acts: before the fake sees the request, or after it
 // applied it and before the answer leaves.
 type When int

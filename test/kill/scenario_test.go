@@ -3,6 +3,7 @@ package kill
 import (
 	"fmt"
 	"io"
+	"maps"
 	"regexp"
 	"strings"
 
@@ -72,12 +73,16 @@ func (j *job) addrs() []string {
 	return out
 }
 
-func copyEnv(env map[string]string) map[string]string {
-	out := make(map[string]string, len(env))
-	for k, v := range env {
-		out[k] = v
+// credentialFrom: the rerun's ASTRO_API_TOKEN is what t holds, as the
+// next CI job reads it from the secret or variable the last run wrote.
+func (j *job) credentialFrom(t target) func() map[string]string {
+	return func() map[string]string {
+		env := maps.Clone(j.env)
+		if v, ok := t.read(); ok {
+			env["ASTRO_API_TOKEN"] = v
+		}
+		return env
 	}
-	return out
 }
 
 var scenarios = []scenario{
@@ -92,14 +97,21 @@ func forgeTargets(w *world, name string) []target {
 	return []target{w.fileTarget(strings.ToLower(name)), w.ghTarget(name), w.glTarget(name, "")}
 }
 
+// seededJob: a job whose targets (named name in each forge, and a file)
+// hold v already.
+func seededJob(w *world, name, v string) *job {
+	j := &job{targets: forgeTargets(w, name), seeded: true}
+	for _, t := range j.targets {
+		w.seed(t, v)
+	}
+	return j
+}
+
 // setupOverlap: the admin credential rotates deploy-bot (a Workspace token
 // expiring in 3 days) by overlap; its value is in a file, a GitHub
 // repository secret and a GitLab project variable. GitHub Actions.
 func setupOverlap(w *world) *job {
-	j := &job{targets: forgeTargets(w, "DEPLOY_TOKEN"), seeded: true}
-	for _, t := range j.targets {
-		w.seed(t, w.deployValue())
-	}
+	j := seededJob(w, "DEPLOY_TOKEN", w.deployValue())
 	j.env = w.env(github, "{rundir}")
 	j.env["ASTRO_API_TOKEN"] = w.adminValue()
 	j.args = append([]string{"token", "rotate", "--token-id", w.deployID()}, j.addrs()...)
@@ -111,20 +123,11 @@ func setupOverlap(w *world) *job {
 // setupOverlapSelf: ASTRO_API_TOKEN rotates itself by overlap, the default
 // of a schedule; the next job reads ASTRO_API_TOKEN from the GitHub secret.
 func setupOverlapSelf(w *world) *job {
-	j := &job{targets: forgeTargets(w, "ASTRO_API_TOKEN"), seeded: true}
-	for _, t := range j.targets {
-		w.seed(t, w.adminValue())
-	}
+	j := seededJob(w, "ASTRO_API_TOKEN", w.adminValue())
 	j.env = w.env(github, "{rundir}")
 	j.env["ASTRO_API_TOKEN"] = w.adminValue()
 	j.args = append([]string{"token", "rotate"}, j.addrs()...)
-	j.rerunEnv = func() map[string]string {
-		env := copyEnv(j.env)
-		if v, ok := j.targets[1].read(); ok {
-			env["ASTRO_API_TOKEN"] = v
-		}
-		return env
-	}
+	j.rerunEnv = j.credentialFrom(j.targets[1])
 	j.lineage = func() []astrofake.TokenInfo { return w.liveTokens("astro-ci admin") }
 	return j
 }
@@ -136,21 +139,13 @@ func setupInPlace(w *world) *job {
 	if err != nil {
 		w.t.Fatal(err)
 	}
-	j := &job{targets: forgeTargets(w, "DEPLOY_TOKEN"), seeded: true, inPlace: true, recovery: id, rotatedID: w.deployID(), oldValue: w.deployValue()}
-	for _, t := range j.targets {
-		w.seed(t, w.deployValue())
-	}
+	j := seededJob(w, "DEPLOY_TOKEN", w.deployValue())
+	j.inPlace, j.recovery, j.rotatedID, j.oldValue = true, id, w.deployID(), w.deployValue()
 	j.env = w.env(gitlab, "{rundir}")
 	j.env["ASTRO_CI_API_TOKEN"] = w.adminValue()
 	j.env["ASTRO_API_TOKEN"] = w.deployValue()
 	j.args = append([]string{"token", "rotate", "--strategy", "rotate", "--token-id", w.deployID(), "--recovery-recipient", id.Recipient().String()}, j.addrs()...)
-	j.rerunEnv = func() map[string]string {
-		env := copyEnv(j.env)
-		if v, ok := j.targets[2].read(); ok {
-			env["ASTRO_API_TOKEN"] = v
-		}
-		return env
-	}
+	j.rerunEnv = j.credentialFrom(j.targets[2])
 	j.lineage = func() []astrofake.TokenInfo { return w.liveTokens("deploy-bot") }
 	return j
 }
