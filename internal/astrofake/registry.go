@@ -223,7 +223,6 @@ func (s *Server) serveRegistry(w http.ResponseWriter, r *http.Request) {
 	entry.Status = rw.Status
 }
 
-
 // registryPath splits /v2/<name>/<kind>/… into the repository name and
 // the kind: manifests, blobs, uploads or tags; "" for the version check.
 func registryPath(p string) (repo, kind string) {

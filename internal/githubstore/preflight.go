@@ -6,8 +6,12 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"regexp"
 	"strings"
 	"sync"
+	"time"
+
+	"github.com/google/go-github/v60/github"
 
 	"github.com/astro-ci/astro-ci/internal/secret"
 	"github.com/astro-ci/astro-ci/internal/target"
@@ -221,7 +225,16 @@ func (s *Store) preflightSecret(ctx context.Context, t target.Target, current *s
 		return &stepError{step: stepLocal, err: fmt.Errorf("reading randomness: %w", err)}
 	}
 	canary := t
-	canary.Name = "ASTRO_CI_PREFLIGHT_" + strings.ToUpper(hex.EncodeToString(b))
+	canary.Name = canaryPrefix + strings.ToUpper(hex.EncodeToString(b))
+	// Canaries a killed run left behind go while this one is proven: the
+	// list runs beside the write, and deleting another run's canary is
+	// harmless (its own delete then finds it gone).
+	swept := make(chan struct{})
+	go func() {
+		defer close(swept)
+		s.sweepCanaries(ctx, t, canary.Name)
+	}()
+	defer func() { <-swept }()
 	if canary.Kind == target.KindOrgSecret {
 		canary.Visibility, canary.SelectedRepos = "private", nil
 	}
@@ -232,7 +245,20 @@ func (s *Store) preflightSecret(ctx context.Context, t target.Target, current *s
 	if _, err := s.put(ctx, canary, secret.New(hex.EncodeToString(val))); err != nil {
 		return err
 	}
-	if err := s.delete(ctx, canary); err != nil {
+	// The delete runs even when the run was just stopped (a signal): a
+	// canary must not outlive the preflight that made it.
+	// Two tries, each with half the time: a request that hangs (the
+	// connection a signal caught mid-way) does not keep the canary.
+	var err error
+	for try := 0; try < 2; try++ {
+		dctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), canaryCleanup/2)
+		err = s.delete(dctx, canary)
+		cancel()
+		if err == nil {
+			break
+		}
+	}
+	if err != nil {
 		var se *stepError
 		if errors.As(err, &se) {
 			se.note = "the preflight canary secret " + canary.Name + " was left behind; delete it by hand"
@@ -240,4 +266,49 @@ func (s *Store) preflightSecret(ctx context.Context, t target.Target, current *s
 		return err
 	}
 	return nil
+}
+
+// canaryPrefix and 8 upper-case hex digits name a preflight canary secret.
+const canaryPrefix = "ASTRO_CI_PREFLIGHT_"
+
+var canaryRE = regexp.MustCompile(`^ASTRO_CI_PREFLIGHT_[0-9A-F]{8}$`)
+
+// canaryCleanup bounds the deletes of canaries after a run was stopped.
+const canaryCleanup = 5 * time.Second
+
+// sweepCanaries deletes the canary secrets left in t's scope, except own
+// (this preflight's). Environment scopes are not listed (their secrets go
+// with the preview environments they are made for). Failures are left to a
+// later sweep: a canary holds a random value, no credential.
+func (s *Store) sweepCanaries(ctx context.Context, t target.Target, own string) {
+	gh := s.gh()
+	opts := &github.ListOptions{PerPage: 100}
+	var (
+		secrets *github.Secrets
+		err     error
+	)
+	switch t.Kind {
+	case target.KindRepoSecret:
+		secrets, _, err = gh.Actions.ListRepoSecrets(ctx, t.Owner, t.Repo, opts)
+	case target.KindDependabot:
+		secrets, _, err = gh.Dependabot.ListRepoSecrets(ctx, t.Owner, t.Repo, opts)
+	case target.KindOrgSecret:
+		secrets, _, err = gh.Actions.ListOrgSecrets(ctx, t.Org, opts)
+	default:
+		return
+	}
+	if err != nil || secrets == nil {
+		return
+	}
+	dctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), canaryCleanup)
+	defer cancel()
+	for _, sec := range secrets.Secrets {
+		if sec.Name != own && canaryRE.MatchString(sec.Name) {
+			left := t
+			left.Name = sec.Name
+			if err := s.delete(dctx, left); err == nil && s.debugf != nil {
+				s.debugf("deleted %s, a preflight canary an earlier run left in %s", sec.Name, t)
+			}
+		}
+	}
 }

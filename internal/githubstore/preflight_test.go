@@ -205,3 +205,19 @@ func TestPreflightByReadRefusesWhatReadsShow(t *testing.T) {
 		}
 	})
 }
+
+// TestWritePreflightSweepsCanariesOfKilledRuns: a canary secret a killed
+// run left (it had no chance to delete it) goes with the next preflight
+// that proves a write in that scope; a secret that only looks alike stays.
+func TestWritePreflightSweepsCanariesOfKilledRuns(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	f.fake.AddSecret("repo:o/r", "ASTRO_CI_PREFLIGHT_DEADBEEF", "0123456789abcdef")
+	f.fake.AddSecret("repo:o/r", "ASTRO_CI_PREFLIGHT_KEEP", "users-own")
+	if err := f.store(t, nil).Preflight(t.Context(), mustParse(t, "github://o/r/secrets/X"), target.Proof{}); err != nil {
+		t.Fatal(err)
+	}
+	if got := f.fake.SecretNames("repo:o/r"); !slices.Equal(got, []string{"ASTRO_CI_PREFLIGHT_KEEP"}) {
+		t.Fatalf("secrets left: %v", got)
+	}
+}

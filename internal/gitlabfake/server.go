@@ -544,4 +544,3 @@ func writeFault(w http.ResponseWriter, f *Fault) {
 	}
 	writeJSON(w, f.Status, map[string]string{"message": fmt.Sprintf("%d %s", f.Status, http.StatusText(f.Status))})
 }
-

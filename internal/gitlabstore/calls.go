@@ -2,6 +2,7 @@ package gitlabstore
 
 import (
 	"context"
+	"strings"
 
 	gitlab "gitlab.com/gitlab-org/api/client-go"
 
@@ -141,6 +142,48 @@ func (s *Store) listGroup(ctx context.Context, t target.Target, page int64) ([]*
 		return nil, 0, x, err
 	}
 	return vs, resp.NextPage, x, nil
+}
+
+// canaryKeys lists the preflight canaries left in t's project or group
+// (by this or any earlier run): keys with CanaryPrefix and the canary's
+// description. At most a few pages: a scope full of variables is not
+// searched to its end for leftovers.
+func (s *Store) canaryKeys(ctx context.Context, t target.Target) ([]string, error) {
+	var keys []string
+	for page := int64(1); page != 0 && page <= 5; {
+		var next int64
+		if t.Kind == target.KindGroupVar {
+			vs, n, _, err := s.listGroup(ctx, t, page)
+			if err != nil {
+				return keys, err
+			}
+			for _, v := range vs {
+				if isCanary(v.Key, v.Description) {
+					keys = append(keys, v.Key)
+				}
+			}
+			next = n
+		} else {
+			vs, resp, err := s.c.ProjectVariables.ListVariables(t.Project, &gitlab.ListProjectVariablesOptions{
+				ListOptions: gitlab.ListOptions{PerPage: 100, Page: page},
+			}, gitlab.WithContext(ctx))
+			if err != nil {
+				return keys, err
+			}
+			for _, v := range vs {
+				if isCanary(v.Key, v.Description) {
+					keys = append(keys, v.Key)
+				}
+			}
+			next = resp.NextPage
+		}
+		page = next
+	}
+	return keys, nil
+}
+
+func isCanary(key, description string) bool {
+	return strings.HasPrefix(key, CanaryPrefix) && description == canaryDescription
 }
 
 // tokenSelf GETs /personal_access_tokens/self: the calling token's scopes.

@@ -417,7 +417,16 @@ func (s *Store) canary(ctx context.Context, t target.Target, scope string) error
 	}
 	in := t
 	in.EnvironmentScope = scope
-	rv, x, err := s.create(ctx, in, key, val, false, "astro-ci preflight canary; safe to delete")
+	// Canaries a killed run left behind go while this one is proven: the
+	// list runs beside the create, and deleting another run's canary is
+	// harmless (its own delete then finds it gone).
+	swept := make(chan struct{})
+	go func() {
+		defer close(swept)
+		s.sweepCanaries(ctx, t, key)
+	}()
+	defer func() { <-swept }()
+	rv, x, err := s.create(ctx, in, key, val, false, canaryDescription)
 	if err != nil {
 		if x.status == 0 || x.status >= 500 || x.status < 300 {
 			// The variable may exist even though no (readable) answer
@@ -432,15 +441,23 @@ func (s *Store) canary(ctx context.Context, t target.Target, scope string) error
 			return s.scopeDropped(ctx, opPreflight, t, key, rv.scope)
 		}
 	}
-	x, err = s.remove(ctx, t, key, "")
-	if err == nil || x.whatNotFound() == notFoundVariable {
-		return nil
+	// The delete runs even when the run was just stopped (a signal): a
+	// canary must not outlive the preflight that made it.
+	// Two tries, each with half the time: a request that hangs (the
+	// connection a signal caught mid-way) does not keep the canary.
+	for try := 0; try < 2; try++ {
+		dctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), canaryCleanup/2)
+		x, err = s.remove(dctx, t, key, "")
+		cancel()
+		if err == nil || x.whatNotFound() == notFoundVariable {
+			return nil
+		}
 	}
 	s.remember(t, key)
 	ce := s.classify(ctx, failure{op: opPreflight, t: t, err: err, x: x})
 	var te *target.Error
 	if errors.As(ce, &te) {
-		left := fmt.Sprintf("the canary variable %s (environment scope %s) was created but not deleted; the next preflight deletes it, or delete it by hand", key, rv.scope)
+		left := fmt.Sprintf("the canary variable %s (environment scope %s) was created but not deleted; the next preflight that proves a write there deletes it, or delete it by hand", key, rv.scope)
 		if te.Hint != "" {
 			te.Hint += "; " + left
 		} else {
@@ -448,6 +465,30 @@ func (s *Store) canary(ctx context.Context, t target.Target, scope string) error
 		}
 	}
 	return ce
+}
+
+// canaryDescription marks a canary variable, so that a sweep never takes a
+// variable of the user's for one.
+const canaryDescription = "astro-ci preflight canary; safe to delete"
+
+// canaryCleanup bounds the deletes of canaries after a run was stopped.
+const canaryCleanup = 5 * time.Second
+
+// sweepCanaries deletes the canaries left in t's project or group, except
+// own (this preflight's). Failures are only traced: a leftover canary holds
+// a random value, no credential, and a later sweep takes it.
+func (s *Store) sweepCanaries(ctx context.Context, t target.Target, own string) {
+	keys, err := s.canaryKeys(ctx, t)
+	if err != nil {
+		return
+	}
+	dctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), canaryCleanup)
+	defer cancel()
+	for _, k := range keys {
+		if k != own {
+			_, _ = s.remove(dctx, t, k, "")
+		}
+	}
 }
 
 func (s *Store) remember(t target.Target, key string) {

@@ -337,14 +337,14 @@ func TestPreflight(t *testing.T) {
 			},
 			wantCalls: []string{"PUT 200"}},
 		{name: "canary without current", target: "gitlab://acme/web/variables/K?environment_scope=review/x", token: tokMaint,
-			wantCalls: []string{"POST 201", "DELETE 204"}},
+			wantCalls: []string{"POST 201", "DELETE 204", "GET 200"}}, // GET: the sweep for earlier runs' canaries
 		{name: "canary when current's variable is absent", target: "gitlab://acme/web/variables/K", token: tokMaint, current: &cur,
-			wantCalls: []string{"PUT 404", "POST 201", "DELETE 204"}},
+			wantCalls: []string{"PUT 404", "POST 201", "DELETE 204", "GET 200"}},
 		{name: "group write-back", target: "gitlab://groups/acme/variables/K", token: tokOwner, current: &cur,
 			seed:      func(f *gitlabfake.Server) { f.SetGroupVariable("acme", gitlabfake.Variable{Key: "K", Value: val1}) },
 			wantCalls: []string{"GET 200", "GET 404", "PUT 200"}},
 		{name: "group canary", target: "gitlab://groups/acme/variables/K", token: tokOwner, current: &cur,
-			wantCalls: []string{"DELETE 204", "GET 404", "GET 404", "POST 201"}},
+			wantCalls: []string{"DELETE 204", "GET 404", "GET 404", "POST 201", "GET 200"}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -817,5 +817,34 @@ func TestHiddenUnsupported(t *testing.T) {
 	}
 	if v, _ := e.fake.ProjectVariable("acme/web", "K", "*"); !v.Masked || v.Hidden {
 		t.Errorf("stored masked=%v hidden=%v", v.Masked, v.Hidden)
+	}
+}
+
+// TestPreflightSweepsCanariesOfKilledRuns: a canary a killed run left (it
+// had no chance to delete it) goes with the next preflight that proves a
+// write there; a variable of the user's that merely shares the prefix
+// stays.
+func TestPreflightSweepsCanariesOfKilledRuns(t *testing.T) {
+	t.Parallel()
+	for _, tgt := range []string{"gitlab://acme/web/variables/K", "gitlab://groups/acme/variables/K"} {
+		e := newEnv(t)
+		tg := mustParse(t, tgt)
+		set := e.fake.SetProjectVariable
+		ns := "acme/web"
+		if tg.Kind == target.KindGroupVar {
+			set, ns = e.fake.SetGroupVariable, "acme"
+		}
+		set(ns, gitlabfake.Variable{Key: "ASTRO_CI_PREFLIGHT_DEADBEEF", Value: "0123456789abcdef", Masked: true, EnvironmentScope: "*", Description: canaryDescription})
+		set(ns, gitlabfake.Variable{Key: "ASTRO_CI_PREFLIGHT_MINE", Value: "users-own-value", EnvironmentScope: "*", Description: "mine"})
+		if err := e.store(t, tokOwner).Preflight(t.Context(), tg, target.Proof{}); err != nil {
+			t.Fatal(err)
+		}
+		var keys []string
+		for _, v := range e.fake.Variables(ns) {
+			keys = append(keys, v.Key)
+		}
+		if !slices.Equal(keys, []string{"ASTRO_CI_PREFLIGHT_MINE"}) {
+			t.Errorf("%s: variables left %v", tgt, keys)
+		}
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 
 	"github.com/astro-ci/astro-ci/internal/astro"
@@ -158,7 +159,13 @@ func (r *run) create(req CreateRequest, out *CreateOutcome) error {
 
 	// 3. Create, pending.
 	r.stage = "creating the token"
+	// One generation more than any create of this name the plan saw: a rerun
+	// after a failure comes after the failed run's token in the lineage
+	// order, even within the same second.
 	mk := Marker{State: Pending, Run: e.nonce(), TTL: r.ttl()}
+	if len(l.members) > 0 {
+		mk.Gen = l.nextGen()
+	}
 	r.userDesc = body.Description
 	body.Description = WithMarker(body.Description, mk)
 	nt, err := r.createReconciled(body, like, mk.Run)
@@ -195,6 +202,11 @@ func (r *run) create(req CreateRequest, out *CreateOutcome) error {
 		return exists(live, true)
 	}
 
+	// Unfinished creates newer than this run's that their runs stopped (a
+	// failed run in the same generation, say): after this run has written
+	// every target no target holds them, so it deletes them too.
+	quiet := l.stragglersAfter(nt)
+
 	// 6. Write.
 	r.stage = "writing the token's value to the targets"
 	r.writing = true
@@ -216,7 +228,8 @@ func (r *run) create(req CreateRequest, out *CreateOutcome) error {
 	// 8. Finish: earlier, unfinished creates of this token.
 	var errs []error
 	for _, m := range l.members {
-		if m.tok.ID == nt.ID || !m.marked || !before(&m.tok, nt) {
+		wasQuiet := slices.ContainsFunc(quiet, func(q member) bool { return q.tok.ID == m.tok.ID })
+		if m.tok.ID == nt.ID || !m.marked || !before(&m.tok, nt) && !wasQuiet {
 			continue
 		}
 		if err := r.astro.DeleteToken(r.ctx, m.tok.ID); err != nil && !astro.IsNotFound(err) {
