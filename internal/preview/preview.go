@@ -68,6 +68,12 @@ type Engine struct {
 	Sleep   func(ctx context.Context, d time.Duration) error
 	// Rand feeds the run id in a new preview's marker; default crypto/rand.
 	Rand io.Reader
+	// Code puts the branch's code into the preview (code.go); needed only
+	// for a Request with Code.
+	Code Deployer
+	// Git compares the checkout with the commit of the base's image;
+	// default gitmeta.Git{}.
+	Git ChangeFinder
 }
 
 // Request names a preview and what comes with it.
@@ -94,6 +100,11 @@ type Request struct {
 	Timeout        time.Duration // default 20m
 	PollInterval   time.Duration // default 10s
 	DryRun         bool
+	// IfExists: only a preview that exists is brought up to date (a push
+	// to a branch); none is created.
+	IfExists bool
+	// Code, when set, deploys the branch's code to the preview (code.go).
+	Code *CodeRequest
 }
 
 // Result of a preview operation.
@@ -116,6 +127,8 @@ type Result struct {
 	// run deleted: its own copy when another run's was first, or leftovers
 	// nothing refers to.
 	DeletedPreviews []string `json:"deletedPreviews,omitempty"`
+	// Code is what the branch's code deploy did (preview create).
+	Code *CodeResult `json:"code,omitempty"`
 }
 
 const (
@@ -145,7 +158,11 @@ func Name(prefix, branch string) (name, slug string, err error) {
 
 // refHash identifies a branch in a marker: the whole branch name, hashed so
 // any name fits and none can break the marker's syntax.
-func refHash(branch string) string {
+func refHash(branch string) string { return BranchKey(branch) }
+
+// BranchKey is the branch's hash in a preview's marker ("ref="): what
+// finds a branch's preview, and what keys its pull request comment.
+func BranchKey(branch string) string {
 	sum := sha256.Sum256([]byte(branch))
 	return hex.EncodeToString(sum[:8])
 }
@@ -251,22 +268,43 @@ func (e *Engine) resolveBase(ctx context.Context, ref string) (*astro.Deployment
 	if ref == "" {
 		return nil, errors.New("no base Deployment: give --base-deployment (its id or name)")
 	}
+	d, err := ResolveDeployment(ctx, e.Astro, ref)
+	if errors.Is(err, errNoDeployment) {
+		return nil, fmt.Errorf("%w: no Deployment with id or name %q is visible to this token", errNoBase, ref)
+	}
+	return d, err
+}
+
+// Finder reads Deployments; *astro.Client has it.
+type Finder interface {
+	GetDeployment(ctx context.Context, id string) (*astro.Deployment, error)
+	ListDeployments(ctx context.Context, opts astro.ListDeploymentsOptions) ([]astro.Deployment, error)
+}
+
+var errNoDeployment = errors.New("no such Deployment")
+
+// ResolveDeployment finds a Deployment by id or by (unique) name: an id is
+// one GET; a name (or an id that is not one) one list by name.
+func ResolveDeployment(ctx context.Context, a Finder, ref string) (*astro.Deployment, error) {
+	if ref == "" {
+		return nil, errors.New("no Deployment given")
+	}
 	if idRE.MatchString(ref) {
-		d, err := e.Astro.GetDeployment(ctx, ref)
+		d, err := a.GetDeployment(ctx, ref)
 		if err == nil {
 			return d, nil
 		}
 		if !astro.IsNotFound(err) {
-			return nil, fmt.Errorf("reading base Deployment %s: %w", ref, err)
+			return nil, fmt.Errorf("reading Deployment %s: %w", ref, err)
 		}
 	}
-	ds, err := e.Astro.ListDeployments(ctx, astro.ListDeploymentsOptions{Names: []string{ref}})
+	ds, err := a.ListDeployments(ctx, astro.ListDeploymentsOptions{Names: []string{ref}})
 	if err != nil {
-		return nil, fmt.Errorf("looking up base Deployment %q: %w", ref, err)
+		return nil, fmt.Errorf("looking up Deployment %q: %w", ref, err)
 	}
 	switch len(ds) {
 	case 0:
-		return nil, fmt.Errorf("%w: no Deployment with id or name %q is visible to this token", errNoBase, ref)
+		return nil, fmt.Errorf("%w: no Deployment with id or name %q is visible to this token", errNoDeployment, ref)
 	case 1:
 		return &ds[0], nil
 	}
@@ -274,7 +312,7 @@ func (e *Engine) resolveBase(ctx context.Context, ref string) (*astro.Deployment
 	for _, d := range ds {
 		ids = append(ids, d.ID)
 	}
-	return nil, fmt.Errorf("%d Deployments are named %q (%s): give --base-deployment as an id", len(ds), ref, strings.Join(ids, ", "))
+	return nil, fmt.Errorf("%d Deployments are named %q (%s): give it as an id", len(ds), ref, strings.Join(ids, ", "))
 }
 
 // older orders previews by (createdAt, id): the order every run sees the
