@@ -282,9 +282,17 @@ func branchOf(d *astro.Deployment, key string) (string, bool) {
 	return "", false
 }
 
+// fmtAge writes 30d, 36h, 90m, 1h30m rather than 720h0m0s.
 func fmtAge(d time.Duration) string {
 	if d%(24*time.Hour) == 0 {
 		return fmt.Sprintf("%dd", d/(24*time.Hour))
 	}
-	return d.String()
+	s := d.String()
+	if strings.HasSuffix(s, "m0s") {
+		s = strings.TrimSuffix(s, "0s")
+	}
+	if strings.HasSuffix(s, "h0m") {
+		s = strings.TrimSuffix(s, "0m")
+	}
+	return s
 }
