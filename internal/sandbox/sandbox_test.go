@@ -125,7 +125,7 @@ func TestSandboxServesCodeDeploys(t *testing.T) {
 		env[k] = v
 	}
 	var out, errb bytes.Buffer
-	noWait := func(ctx context.Context, time.Duration) error { return ctx.Err() }
+	noWait := func(ctx context.Context, _ time.Duration) error { return ctx.Err() }
 	code := cli.Main{Sleep: noWait}.Run(context.Background(), []string{"preview", "create", "--base-deployment", "production", "--branch", "feature/orders-dag", "--project-dir", project}, env, &out, &errb)
 	if code != 0 {
 		t.Fatalf("exit %d\n%s\n%s", code, out.String(), errb.String())
