@@ -259,7 +259,7 @@ func (e *Engine) deployCode(ctx context.Context, base, d *astro.Deployment, fres
 	}
 	res.Action = what
 	if what == DeployImageAndDAGs {
-		e.Log.Infof("preview %s runs the base's image %s (%s) and the branch's DAGs (%d files, DAG bundle %s)", d.Name, bi.Ref, dr.ImageDigest, dr.Files, dr.DagTarballVersion)
+		e.Log.Infof("preview %s runs a copy of the base's image %s (%s) and the branch's DAGs (%d files, DAG bundle %s)", d.Name, bi.Ref, dr.ImageDigest, dr.Files, dr.DagTarballVersion)
 	} else {
 		e.Log.Infof("deployed the branch's DAGs to preview %s: %d files, DAG bundle %s", d.Name, dr.Files, dr.DagTarballVersion)
 	}

@@ -55,6 +55,7 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	ready := fs.Duration("deployment-ready-after", 3*time.Second, "how long new Deployments stay CREATING")
 	dagAfter := fs.Duration("dag-deploy-after", 0, "how long after a finalize a Deployment reports its new DAG bundle")
 	imageCommit := fs.String("base-image-commit", "", "the commit production's image was built from (its image deploy's git.commitSha)")
+	orphan := fs.Bool("seed-orphan-preview", false, "seed a 3-day-old preview of production whose branch ("+OrphanBranch+") is gone")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -74,7 +75,7 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return fmt.Errorf("-base-image-commit %q is not a full commit SHA", *imageCommit)
 	}
 	base := "http://" + ln.Addr().String()
-	sb := New(base, Options{DeploymentReadyAfter: *ready, DAGDeployAfter: *dagAfter, BaseImageCommit: *imageCommit})
+	sb := New(base, Options{DeploymentReadyAfter: *ready, DAGDeployAfter: *dagAfter, BaseImageCommit: *imageCommit, OrphanPreview: *orphan})
 	srv := &http.Server{Handler: sb, ReadHeaderTimeout: 10 * time.Second}
 	if *envFile != "" {
 		f, err := os.OpenFile(*envFile+".tmp", os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600)
@@ -156,6 +157,35 @@ func state(args []string, stdout, stderr io.Writer) error {
 			}
 			fmt.Fprintf(stdout, "  %-64s %s  %s %s\n", v.Scope+" "+v.Name, v.Fingerprint, status, v.Note)
 		}
+	}
+	var prodDigest string
+	for _, d := range st.Deployments {
+		if d.ID == DeploymentID {
+			prodDigest = d.ImageDigest
+		}
+	}
+	for _, d := range st.Deployments {
+		if len(d.Deploys) == 0 || d.ID == DeploymentID {
+			continue
+		}
+		last := d.Deploys[len(d.Deploys)-1]
+		img := "Astro Runtime's own image"
+		if d.ImageDigest != "" {
+			img = "image " + d.ImageDigest[:min(len(d.ImageDigest), 19)]
+			if d.ImageDigest == prodDigest {
+				img += " (production's)"
+			}
+		}
+		files := 0
+		for _, f := range last.Files {
+			if !strings.HasSuffix(f, "/") {
+				files++
+			}
+		}
+		fmt.Fprintf(stdout, "  %-40s %d deploys, last %s of %d files at %.7s, DAG bundle %s; %s\n", d.Name, len(d.Deploys), last.Type, files, last.CommitSHA, d.DagTarballVersion, img)
+	}
+	for _, g := range st.GitHubDeployments {
+		fmt.Fprintf(stdout, "  GitHub deployment %d of %s (%s): %s\n", g.ID, g.Environment, g.Ref, strings.Join(g.States, " → "))
 	}
 	_, err := fmt.Fprintf(stdout, "  Astro: %d tokens, %d deployments\n", len(st.Tokens), len(st.Deployments))
 	return err

@@ -62,7 +62,14 @@ type Options struct {
 	// BaseImageCommit is the commit the seeded base's image was built from
 	// (its image deploy's git.commitSha); "" records none.
 	BaseImageCommit string
+	// OrphanPreview seeds a preview of production for the branch
+	// feature/abandoned, created three days ago, whose branch the GitHub
+	// repository does not have: what a missed delete event leaves.
+	OrphanPreview bool
 }
+
+// OrphanBranch is the branch of Options.OrphanPreview.
+const OrphanBranch = "feature/abandoned"
 
 // New builds and seeds the sandbox. baseURL is where it will be served
 // (http://127.0.0.1:PORT), used in the printed environment.
@@ -86,6 +93,9 @@ func New(baseURL string, o Options) *Sandbox {
 	gl := gitlabfake.New(gitlabfake.Options{Now: o.Now})
 	s := &Sandbox{Astro: a, GitHub: gh, GitLab: gl, Env: map[string]string{}, mux: http.NewServeMux(), now: o.Now}
 	s.seed(baseURL, o.BaseImageCommit)
+	if o.OrphanPreview {
+		s.seedOrphan()
+	}
 	s.seedGitHub(baseURL)
 	s.seedGitLab(baseURL)
 	// Served like self-managed GitLab: CI_API_V4_URL=<base>/gitlab/api/v4.
@@ -161,6 +171,17 @@ func (s *Sandbox) seed(baseURL, imageCommit string) {
 	s.Env["ASTRO_SANDBOX_DEPLOY_TOKEN"] = deploy
 	s.Env["ASTRO_SANDBOX_WORKSPACE_ID"] = WorkspaceID
 	s.Env["ASTRO_SANDBOX_DEPLOYMENT_ID"] = DeploymentID
+}
+
+// seedOrphan adds a preview as astro-ci makes them (its marker names the
+// base and the branch's hash) for a branch that is gone.
+func (s *Sandbox) seedOrphan() {
+	sum := sha256.Sum256([]byte(OrphanBranch))
+	s.Astro.AddDeployment(astrofake.SeedDeployment{
+		Name: "preview-feature-abandoned", WorkspaceID: WorkspaceID, IsDagDeployEnabled: true,
+		Description: fmt.Sprintf("Preview of production for branch %q, managed by astro-ci. [astro-ci preview base=%s ref=%s]", OrphanBranch, DeploymentID, hex.EncodeToString(sum[:8])),
+		CreatedAt:   s.now().Add(-72 * time.Hour),
+	})
 }
 
 func (s *Sandbox) seedGitHub(baseURL string) {
