@@ -186,14 +186,15 @@ type sandboxProc struct {
 	url string
 }
 
-func (s *suite) startSandbox(t *testing.T) *sandboxProc {
+// startSandbox starts astro-sandbox with extra serve flags, if any.
+func (s *suite) startSandbox(t *testing.T, extra ...string) *sandboxProc {
 	t.Helper()
 	dir := t.TempDir()
 	envFile := filepath.Join(dir, "sandbox.env")
 	ctx, cancel := context.WithCancel(context.Background())
 	// The fake's clock has one-second steps and astro-ci polls every 10s
 	// while waiting: a negative delay makes new Deployments HEALTHY at once.
-	cmd := exec.CommandContext(ctx, s.sandbox, "serve", "-addr", "127.0.0.1:0", "-env-file", envFile, "-deployment-ready-after", "-1s")
+	cmd := exec.CommandContext(ctx, s.sandbox, append([]string{"serve", "-addr", "127.0.0.1:0", "-env-file", envFile, "-deployment-ready-after", "-1s"}, extra...)...)
 	var logs bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &logs, &logs
 	if err := cmd.Start(); err != nil {
