@@ -41,7 +41,7 @@ func (p *previewOptions) register(c *cobra.Command, create bool) {
 	f.StringVar(&p.base, "base-deployment", "", "the Deployment previews copy: its `id` or its (unique) name")
 	f.StringVar(&p.branch, "branch", "", "the branch (default: from the CI event)")
 	f.StringVar(&p.prefix, "name-prefix", "preview-", "start of every preview's name")
-	f.Var(&p.tokenTargets, "token-target", "where the preview's Deployment API token goes (repeatable; {slug} and {branch} are replaced)")
+	f.Var(&p.tokenTargets, "token-target", "where the preview's Deployment API token goes (repeatable; {slug}, {branch} and {ref_slug}, GitLab's CI_COMMIT_REF_SLUG of the branch, are replaced)")
 	envAlso(c, "token-target", "ASTRO_CI_TOKEN_TARGETS")
 	f.BoolVar(&p.allowForks, "allow-forks", false, "also manage previews for pull requests from forks (their branch names are not yours)")
 	f.BoolVar(&p.dryRun, "dry-run", false, "print what would change and change nothing")

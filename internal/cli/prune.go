@@ -54,7 +54,7 @@ costs nothing.`,
 	f := c.Flags()
 	f.StringVar(&o.base, "base-deployment", "", "the Deployment whose previews are pruned: its `id` or its (unique) name")
 	f.StringVar(&o.prefix, "name-prefix", o.prefix, "start of every preview's name (the {slug} of a target is the name less it)")
-	f.Var(&o.tokenTargets, "token-target", "where the previews' tokens are (repeatable; {slug} and {branch} are replaced)")
+	f.Var(&o.tokenTargets, "token-target", "where the previews' tokens are (repeatable; {slug}, {branch} and {ref_slug}, GitLab's CI_COMMIT_REF_SLUG of the branch, are replaced)")
 	envAlso(c, "token-target", "ASTRO_CI_TOKEN_TARGETS")
 	f.Var(&o.maxAge, "max-age", "also prune previews created longer ago than this (e.g. 30d), whether their branch exists or not")
 	f.BoolVar(&o.dryRun, "dry-run", false, "print what would be deleted and change nothing")

@@ -82,8 +82,8 @@ type Request struct {
 	Branch string // the whole branch name
 	// NamePrefix starts every preview name; default "preview-".
 	NamePrefix string
-	// TokenTargets receive the preview's Deployment API token; {slug} and
-	// {branch} in them are replaced first (see ExpandTargets).
+	// TokenTargets receive the preview's Deployment API token; {slug},
+	// {branch} and {ref_slug} in them are replaced first (see ExpandTargets).
 	TokenTargets    []string
 	TargetDefaults  target.Defaults
 	TokenRole       string // default DEPLOYMENT_ADMIN
@@ -233,16 +233,41 @@ func (e *Engine) newRunID() (string, error) {
 	return hex.EncodeToString(b), nil
 }
 
-// ExpandTargets replaces {slug} and {branch} (URL-escaped) in each target
-// address, then parses and validates them all.
+// ExpandTargets replaces {slug}, {branch} (URL-escaped) and {ref_slug}
+// (GitLab's CI_COMMIT_REF_SLUG of the branch) in each target address, then
+// parses and validates them all.
 func ExpandTargets(raws []string, slug, branch string, d target.Defaults) ([]target.Target, error) {
 	var out []string
 	for _, r := range raws {
 		r = strings.ReplaceAll(r, "{slug}", slug)
 		r = strings.ReplaceAll(r, "{branch}", escapePath(branch))
+		r = strings.ReplaceAll(r, "{ref_slug}", GitLabRefSlug(branch))
 		out = append(out, r)
 	}
 	return target.ParseAll(out, d)
+}
+
+// GitLabRefSlug is what GitLab makes CI_COMMIT_REF_SLUG of a branch: lower
+// case, every character but a-z and 0-9 replaced by "-", cut to 63
+// characters, "-" trimmed from both ends (GitLab's Gitlab::Utils.slugify).
+// A target that names a review environment's scope with {ref_slug} rather
+// than $CI_COMMIT_REF_SLUG is right in every job, including a prune in a
+// scheduled pipeline, where $CI_COMMIT_REF_SLUG is the default branch's.
+func GitLabRefSlug(branch string) string {
+	var b strings.Builder
+	n := 0
+	for _, r := range strings.ToLower(branch) {
+		if n == 63 {
+			break
+		}
+		if 'a' <= r && r <= 'z' || '0' <= r && r <= '9' {
+			b.WriteRune(r)
+		} else {
+			b.WriteByte('-')
+		}
+		n++
+	}
+	return strings.Trim(b.String(), "-")
 }
 
 func escapePath(s string) string {

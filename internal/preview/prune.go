@@ -211,8 +211,8 @@ func (e *Engine) pruneGroup(ctx context.Context, req PruneRequest, prefix, key s
 	}
 	for _, raw := range req.TokenTargets {
 		switch {
-		case pr.Branch == "" && strings.Contains(raw, "{branch}"):
-			pr.Error = "its branch name is no longer in its description, and a token target needs {branch}: delete it with `astro-ci preview delete --branch`"
+		case pr.Branch == "" && (strings.Contains(raw, "{branch}") || strings.Contains(raw, "{ref_slug}")):
+			pr.Error = "its branch name is no longer in its description, and a token target needs {branch} or {ref_slug}: delete it with `astro-ci preview delete --branch`"
 			return pr, errors.New(pr.Error)
 		case slug == "" && strings.Contains(raw, "{slug}"):
 			pr.Error = fmt.Sprintf("its name does not start with --name-prefix %s, so the {slug} of its token targets is unknown: give the prefix it was created with", prefix)
