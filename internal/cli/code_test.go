@@ -748,3 +748,80 @@ func TestRunOnSchedulePrunesThenRotates(t *testing.T) {
 	}
 	h.file("tok")
 }
+
+// --workload-identity and --runtime-version reach the copy; a base on a
+// runtime Astro no longer offers is refused with the flag to use.
+func TestPreviewWorkloadIdentityAndRuntimeVersion(t *testing.T) {
+	t.Parallel()
+	h := newPreviewHarness(t)
+	old := h.fake.AddDeployment(astrofake.SeedDeployment{Name: "legacy", WorkspaceID: wsID, AstroRuntimeVersion: "9.1.0", WorkloadIdentity: "arn:aws:iam::1:role/prod"})
+	r := h.run("", "preview", "create", "--base-deployment", old, "--branch", "feature/w", "--deploy", "none")
+	if r.code != 1 || !strings.Contains(r.stderr, "--runtime-version") || len(h.previews()) != 0 {
+		t.Fatal(r)
+	}
+	h.env["ASTRO_CI_WORKLOAD_IDENTITY"] = "arn:aws:iam::1:role/previews"
+	res, r := h.runPreview("preview", "create", "--base-deployment", old, "--branch", "feature/w", "--runtime-version", "13.1.0", "--deploy", "none")
+	if r.code != 0 || res.Action != "created" {
+		t.Fatal(r)
+	}
+	d, _ := h.fake.Deployment(res.ID)
+	if d.WorkloadIdentity != "arn:aws:iam::1:role/previews" || d.AstroRuntimeVersion != "13.1.0" || !d.IsDagDeployEnabled {
+		t.Fatalf("preview %+v", d)
+	}
+	// A mode that does not exist, a DAG folder outside the project, and a
+	// flag the code deploy would ignore are refused before anything happens.
+	for _, args := range [][]string{{"--deploy", "sometimes"}, {"--dags-path", "../outside"}, {"--deploy", "none", "--dags-path", "src/dags"}} {
+		if r := h.run("", append([]string{"preview", "create", "--base-deployment", old, "--branch", "feature/w"}, args...)...); r.code != 2 {
+			t.Errorf("%v: %v", args, r)
+		}
+	}
+}
+
+// deploy ends within --deadline, saying what it waited for, without the
+// upload URL (the blob request names the bare URL only).
+func TestDeployEndsWithinTheDeadline(t *testing.T) {
+	t.Parallel()
+	h, p, _ := newCodeHarness(t)
+	for _, route := range []string{"CreateDeploy", "FinalizeDeploy"} {
+		h.fake.ClearFaults()
+		h.fake.InjectFault(astrofake.Fault{Route: route, Latency: time.Hour})
+		start := time.Now()
+		r := h.run("", "deploy", "--deployment", richBase, "--dags-path", filepath.Join(p.dir, "dags"), "--deadline", "300ms", "--format", "json")
+		if r.code != 1 || !strings.Contains(r.stdout, `"kind": "deadline"`) || !strings.Contains(r.stderr, "--deadline 300ms passed while waiting for") {
+			t.Fatalf("%s: %v", route, r)
+		}
+		if d := time.Since(start); d > 10*time.Second {
+			t.Errorf("%s: ended after %s", route, d)
+		}
+		if strings.Contains(r.stdout+r.stderr, "sig=") {
+			t.Errorf("%s: the upload URL shows: %v", route, r)
+		}
+	}
+	seenUploads(t, h)
+}
+
+// A failed code deploy fails the create but not the token (the two run
+// side by side); the next push gives the preview, which never got its
+// image, the base's image and the DAGs.
+func TestAPreviewWhoseImageDeployFailedGetsItOnTheNextPush(t *testing.T) {
+	t.Parallel()
+	h, _, digest := newCodeHarness(t)
+	h.githubEvent("create", "create-branch.json")
+	tgt := h.target("{slug}.token")
+	h.fake.InjectFault(astrofake.Fault{Route: "FinalizeDeploy", Status: 400, Times: 1})
+	res, r := h.runPreview("run", "--token-target", tgt)
+	if r.code != 1 || res.Action != "created" || res.Token == nil || res.Code == nil || res.Code.Action != "failed" || !strings.Contains(r.stderr, "deploying the branch's code") {
+		t.Fatal(r)
+	}
+	h.file(res.Slug + ".token")
+	if ds := h.fake.Deploys(res.ID); len(ds) != 1 || ds[0].Status != "INITIALIZED" {
+		t.Fatalf("deploys %+v", ds)
+	}
+	h.githubEvent("push", "push-update.json")
+	res, r = h.runPreview("run", "--token-target", tgt)
+	code, _ := h.fake.Code(res.ID)
+	if r.code != 0 || res.Code == nil || res.Code.Action != "image-and-dags" || code.ImageDigest != digest || !strings.Contains(r.stderr, "never got the base's image") {
+		t.Fatalf("%v\ncode %+v", r, code)
+	}
+	seenUploads(t, h)
+}

@@ -9,7 +9,9 @@ package preview
 //     registry to registry with the same digest, and the project's DAG
 //     folder, in one IMAGE_AND_DAG deploy (Mode auto or image-and-dags);
 //   - a preview that existed gets the DAG folder alone, a DAG_ONLY deploy
-//     (auto or dags): its image stays what it was;
+//     (auto or dags): its image stays what it was — unless it never got
+//     one (the run that created it stopped before its image deploy): then
+//     auto gives it the base's image now;
 //   - a project without a DAG folder gets nothing (auto);
 //   - a hibernating preview is woken for the deploy and put back after.
 //
@@ -227,6 +229,17 @@ func (e *Engine) deployCode(ctx context.Context, base, d *astro.Deployment, fres
 		close(baseKnown)
 		ch, chErr = e.changes(ctx, c, bi.Commit)
 	})
+	// An existing preview that never got an image gets one (auto); its
+	// deploys are listed beside the base's.
+	if what == DeployDAGs && c.mode() == DeployAuto && !fresh {
+		switch has, err := e.hasImage(ctx, d.ID); {
+		case err != nil:
+			e.Log.Warnf("could not tell whether preview %s has the base's image (%v): deploying its DAGs only", d.Name, err)
+		case !has:
+			e.Log.Infof("preview %s never got the base's image (the run that created it stopped before): it gets it now", d.Name)
+			what = DeployImageAndDAGs
+		}
+	}
 	// 3. The deploy.
 	req := deploy.Request{DeploymentID: d.ID, DagsDir: c.dagsDir(), Git: c.Git, Wake: true, Wait: c.Wait}
 	var dr deploy.Result
@@ -264,6 +277,22 @@ func (e *Engine) deployCode(ctx context.Context, base, d *astro.Deployment, fres
 		e.Log.Infof("deployed the branch's DAGs to preview %s: %d files, DAG bundle %s", d.Name, dr.Files, dr.DagTarballVersion)
 	}
 	return res, nil
+}
+
+// hasImage reports whether preview id runs an image deployed to it (a
+// DEPLOYED image deploy), as every preview astro-ci made since it deploys
+// code does.
+func (e *Engine) hasImage(ctx context.Context, id string) (bool, error) {
+	ds, err := e.Astro.ListDeploys(ctx, id)
+	if err != nil {
+		return false, err
+	}
+	for _, d := range ds {
+		if d.Status == astro.DeployDeployed && d.Type != astro.DeployDAGOnly {
+			return true, nil
+		}
+	}
+	return false, nil
 }
 
 // changes compares the checkout with the base's image commit (or the

@@ -37,6 +37,7 @@ type Astro interface {
 	DeleteDeployment(ctx context.Context, id string) error
 	ListTokens(ctx context.Context, opts astro.ListTokensOptions) ([]astro.Token, error)
 	DeleteToken(ctx context.Context, id string) error
+	ListDeploys(ctx context.Context, deploymentID string) ([]astro.Deploy, error)
 }
 
 var _ Astro = (*astro.Client)(nil)
