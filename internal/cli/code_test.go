@@ -7,12 +7,14 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"net/http"
 	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -824,4 +826,46 @@ func TestAPreviewWhoseImageDeployFailedGetsItOnTheNextPush(t *testing.T) {
 		t.Fatalf("%v\ncode %+v", r, code)
 	}
 	seenUploads(t, h)
+}
+
+// On GitLab, prune lists the branches of CI_PROJECT_ID with
+// ASTRO_CI_GITLAB_TOKEN (the job token cannot) and expands {ref_slug} per
+// preview, so the review-scoped variable of a gone branch goes too.
+func TestPruneOnGitLabUsesTheProjectsBranchesAndRefSlugs(t *testing.T) {
+	t.Parallel()
+	h, _, _ := newCodeHarness(t)
+	h.gitlabEvent("push-new-branch.env")
+	gl := h.gitlab()
+	h.env["CI_PROJECT_ID"] = "acme/data/airflow-dags"
+	tgt := "gitlab://acme/data/airflow-dags/variables/ASTRO_API_TOKEN?environment_scope=review/{ref_slug}"
+	if res, r := h.runPreview("run", "--token-target", tgt); r.code != 0 || res.Action != "created" {
+		t.Fatal(r)
+	}
+	v, ok := gl.ProjectVariable("acme/data/airflow-dags", "ASTRO_API_TOKEN", "review/feature-orders-dag")
+	if !ok {
+		t.Fatal("no review-scoped variable")
+	}
+	h.addValue(v.Value)
+	// The project's branches: main only (feature/orders-dag was merged).
+	var calls atomic.Int32
+	branches := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		calls.Add(1)
+		if r.URL.EscapedPath() != "/api/v4/projects/acme%2Fdata%2Fairflow-dags/repository/branches" || r.Header.Get("PRIVATE-TOKEN") != glToken {
+			t.Errorf("%s %s", r.Method, r.URL)
+		}
+		w.Header().Set("Content-Type", "application/json")
+		_, _ = io.WriteString(w, `[{"name":"main","merged":false,"protected":true,"default":true}]`)
+	}))
+	t.Cleanup(branches.Close)
+	// (The GitLab fake serves no branches: this server does, for the dry
+	// run, which deletes nothing.)
+	h.env["ASTRO_CI_GITLAB_API_URL"] = branches.URL + "/api/v4"
+	h.clock.Advance(time.Hour)
+	r := h.run("", "preview", "prune", "--token-target", tgt, "--dry-run", "--format", "json")
+	if r.code != 0 || calls.Load() != 1 || !strings.Contains(r.stdout, "environment_scope=review%2Ffeature-orders-dag") || !strings.Contains(r.stdout, `"would-delete"`) {
+		t.Fatal(r)
+	}
+	if _, ok := gl.ProjectVariable("acme/data/airflow-dags", "ASTRO_API_TOKEN", "review/feature-orders-dag"); !ok {
+		t.Fatal("the dry run deleted the variable")
+	}
 }
