@@ -317,7 +317,7 @@ func knownEnv(root *cobra.Command) []string {
 // installerEnv are ASTRO_CI_* variables that the GitHub Action's install
 // script reads (scripts/action/install.sh): set in a job's environment,
 // astro-ci sees them too, and they are no typo.
-var installerEnv = []string{"ASTRO_CI_RELEASE_BASE_URL"}
+var installerEnv = []string{"ASTRO_CI_RELEASE_BASE_URL", "ASTRO_CI_RELEASE_REPOSITORY"}
 
 // unknownEnv returns a warning for each ASTRO_CI_* variable astro-ci does not
 // read (a typo falls back to the default silently otherwise), naming the

@@ -181,7 +181,9 @@ func (h *harness) reviewGitHub(perms map[string]string) *githubfake.Server {
 	return gh
 }
 
-func tarEntries(t *testing.T, tgz []byte) []string {
+// readBundle reads a DAG bundle: its entries in order and each file's
+// content.
+func readBundle(t *testing.T, tgz []byte) ([]string, map[string][]byte) {
 	t.Helper()
 	zr, err := gzip.NewReader(bytes.NewReader(tgz))
 	if err != nil {
@@ -189,16 +191,26 @@ func tarEntries(t *testing.T, tgz []byte) []string {
 	}
 	tr := tar.NewReader(zr)
 	var names []string
+	files := map[string][]byte{}
 	for {
 		hd, err := tr.Next()
 		if err == io.EOF {
-			return names
+			return names, files
 		}
 		if err != nil {
 			t.Fatal(err)
 		}
 		names = append(names, hd.Name)
+		if files[hd.Name], err = io.ReadAll(tr); err != nil {
+			t.Fatal(err)
+		}
 	}
+}
+
+func tarEntries(t *testing.T, tgz []byte) []string {
+	t.Helper()
+	names, _ := readBundle(t, tgz)
+	return names
 }
 
 func (h *harness) previewOf(branch string) astrofake.DeploymentInfo {
@@ -444,7 +456,7 @@ func TestPushDeploysTheBranchsDAGsToItsPreviewAndCreatesNothing(t *testing.T) {
 		if last.Type != "DAG_ONLY" || last.ID != res.Code.DeployID || code.DagTarballVersion != last.DagTarballVersion {
 			t.Fatalf("%s: deploys %+v code %+v", ev.name, ds, code)
 		}
-		if !bytes.Contains(untar(t, last.Tarball, "dags/orders.py"), []byte("# "+ev.name)) {
+		if _, files := readBundle(t, last.Tarball); !bytes.Contains(files["dags/orders.py"], []byte("# "+ev.name)) {
 			t.Errorf("%s: the preview does not have the pushed DAG", ev.name)
 		}
 	}
@@ -456,25 +468,6 @@ func TestPushDeploysTheBranchsDAGsToItsPreviewAndCreatesNothing(t *testing.T) {
 		t.Errorf("%d GitHub deployments", len(gds))
 	}
 	seenUploads(t, h)
-}
-
-func untar(t *testing.T, tgz []byte, name string) []byte {
-	t.Helper()
-	zr, err := gzip.NewReader(bytes.NewReader(tgz))
-	if err != nil {
-		t.Fatal(err)
-	}
-	tr := tar.NewReader(zr)
-	for {
-		hd, err := tr.Next()
-		if err != nil {
-			return nil
-		}
-		if hd.Name == name {
-			b, _ := io.ReadAll(tr)
-			return b
-		}
-	}
 }
 
 func TestPushToABranchWithoutAPreviewDoesNothing(t *testing.T) {
