@@ -310,7 +310,8 @@ func (r *runner) doPreview(p *previewOptions, ev cienv.Event, op previewOp) (*pr
 	if op == opUpdate && err == nil && res.Action == "absent" {
 		return res, nil // the caller says there is nothing to do
 	}
-	if err == nil || res != nil && res.ID != "" {
+	if err == nil {
+		// A failed create or delete shows nothing on GitHub: its error says it.
 		r.review(p, ev, res, create)
 	}
 	r.reportPreview(res, p, create, err)

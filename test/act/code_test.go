@@ -93,6 +93,7 @@ jobs:
 	}
 	mustContain(t, out, "outputs action=created deploy-id="+pv.Deploys[0].ID+" dag-tarball-version="+pv.DagTarballVersion+" image-build-required=false github-deployment-id=")
 	assertNoSecrets(t, out, sb.secrets()...)
+	assertNoUploadURL(t, out)
 	deployments := len(st.Deployments)
 
 	// A push changes the DAG: deployed to the same preview.
@@ -120,4 +121,14 @@ jobs:
 		t.Errorf("GitHub deployments %+v", st.GitHubDeployments)
 	}
 	assertNoSecrets(t, out, sb.secrets()...)
+	assertNoUploadURL(t, out)
+}
+
+// assertNoUploadURL: no DAG upload URL's signature in act's output (astro-ci
+// masks the URL on GitHub; act shows the mask command as ***).
+func assertNoUploadURL(t *testing.T, out string) {
+	t.Helper()
+	if strings.Contains(out, "sig=") || strings.Contains(out, "astrofake-blob") && strings.Contains(out, "?se=") {
+		t.Errorf("an upload URL appears in act's output")
+	}
 }
