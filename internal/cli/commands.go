@@ -111,7 +111,7 @@ Exit codes: 0 done (or nothing to do), 1 failed, 2 usage or configuration error.
 	b.global.register(root)
 	values(root, "format", "text", "json")
 	root.AddGroup(
-		&cobra.Group{ID: groupManage, Title: "Tokens and previews:"},
+		&cobra.Group{ID: groupManage, Title: "Tokens, previews and deploys:"},
 		&cobra.Group{ID: groupCI, Title: "In CI:"},
 	)
 	root.SetHelpCommand(helpCommand())
@@ -134,20 +134,24 @@ commands grant, change and take away that Workspace role, keeping every other ro
 		inGroup(groupAdmin, b.tokenUpdateCmd(), ws),
 	)...)
 
-	prev := group("preview", "Create and delete preview Deployments of branches", `A preview is a copy of a base Deployment's configuration for one branch, with its own Deployment
-API token written to targets, found again by a marker in its description (not by its name).`)
+	prev := group("preview", "Create, delete and prune preview Deployments of branches", `A preview is a copy of a base Deployment's configuration for one branch, running the branch's
+DAGs (on the base's image), with its own Deployment API token written to targets, found again by
+a marker in its description (not by its name).`)
 	prev.GroupID = groupManage
-	prev.AddCommand(b.previewCmd(true), b.previewCmd(false))
+	prev.AddCommand(b.previewCmd(true), b.previewCmd(false), b.previewPruneCmd())
 
 	tgt := group("target", "Write values to targets by hand", `Targets are where token values go: GitHub secrets, GitLab variables, files. See
 astro-ci target put --help for the address forms.`)
 	tgt.GroupID = groupManage
 	tgt.AddCommand(b.targetPutCmd())
 
+	dep := b.deployCmd()
+	dep.GroupID = groupManage
+
 	run := b.runCmd()
 	run.GroupID = groupCI
 
-	root.AddCommand(token, prev, tgt, run, b.versionCmd())
+	root.AddCommand(token, prev, dep, tgt, run, b.versionCmd())
 	help := root.HelpFunc()
 	root.SetHelpFunc(func(c *cobra.Command, args []string) {
 		decorate(c.Root())

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
@@ -46,20 +47,54 @@ type harness struct {
 	waits   []time.Duration
 	// advanceOnSleep makes waits move the shared clock.
 	advanceOnSleep bool
+	// scanned: files astro-ci writes for others to read (GitHub outputs
+	// and step summary, dotenv reports), scanned for leaks like stdout.
+	scanned []string
+	sigs    int // upload URLs the fake handed out
 }
 
-// catch records the token value of every create and rotate response.
+// catch records every credential an Astro answer hands out: the token
+// value of every create and rotate, and every upload URL of a deploy with
+// its SAS query and signature (raw and escaped), wherever they sit in the
+// answer.
 func (h *harness) catch(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		rec := &teeWriter{ResponseWriter: w}
 		next.ServeHTTP(rec, r)
-		var body struct {
-			Token string `json:"token"`
-		}
-		if json.Unmarshal(rec.buf.Bytes(), &body) == nil && body.Token != "" {
-			h.addValue(body.Token)
+		var body any
+		if json.Unmarshal(rec.buf.Bytes(), &body) == nil {
+			h.collect(body)
 		}
 	})
+}
+
+func (h *harness) collect(v any) {
+	switch x := v.(type) {
+	case map[string]any:
+		for k, e := range x {
+			s, _ := e.(string)
+			switch {
+			case k == "token" && s != "":
+				h.addValue(s)
+			case k == "dagsUploadUrl" && s != "":
+				h.addValue(s)
+				if u, err := url.Parse(s); err == nil {
+					h.addValue(u.RawQuery)
+					h.addValue(u.Query().Get("sig"))
+					h.addValue(url.QueryEscape(u.Query().Get("sig")))
+					h.mu.Lock()
+					h.sigs++
+					h.mu.Unlock()
+				}
+			default:
+				h.collect(e)
+			}
+		}
+	case []any:
+		for _, e := range x {
+			h.collect(e)
+		}
+	}
 }
 
 type teeWriter struct {
@@ -80,10 +115,17 @@ func (h *harness) addValue(v string) {
 	h.mu.Unlock()
 }
 
-func newHarness(t testing.TB) *harness {
+func newHarness(t testing.TB, opts ...func(*astrofake.Options)) *harness {
 	t.Helper()
 	c := fakeclock.New(time.Date(2026, 11, 26, 12, 0, 0, 0, time.UTC))
-	fake := astrofake.New(astrofake.Options{Now: c.Now, DeploymentReadyAfter: time.Minute})
+	srv := httptest.NewUnstartedServer(nil)
+	// The fake serves its registry (and its blob endpoint) beside the API,
+	// on the same listener: imageRepository names it.
+	o := astrofake.Options{Now: c.Now, DeploymentReadyAfter: time.Minute, RegistryHost: srv.Listener.Addr().String()}
+	for _, f := range opts {
+		f(&o)
+	}
+	fake := astrofake.New(o)
 	fake.AddOrganization(orgID, "Test Org")
 	fake.AddWorkspace(orgID, wsID, "data")
 	fake.AddDeployment(astrofake.SeedDeployment{ID: depID, Name: "production", WorkspaceID: wsID})
@@ -92,7 +134,12 @@ func newHarness(t testing.TB) *harness {
 		t.Fatal(err)
 	}
 	h := &harness{t: t, clock: c, fake: fake, dir: t.TempDir(), env: map[string]string{}, stores: map[target.Scheme]target.Store{}}
-	h.srv = httptest.NewServer(h.catch(contract.Check(t, v, fake)))
+	mux := http.NewServeMux()
+	mux.Handle("/v1/", h.catch(contract.Check(t, v, fake)))
+	mux.Handle("/", fake) // the registry and the blob endpoint: not the API
+	srv.Config.Handler = mux
+	srv.Start()
+	h.srv = srv
 	t.Cleanup(h.srv.Close)
 	h.env["ASTRO_API_URL"] = h.srv.URL + "/v1"
 	t.Cleanup(h.scanForLeaks)
@@ -173,6 +220,11 @@ func (h *harness) target(name string) string { return "file://" + filepath.Join(
 func (h *harness) scanForLeaks() {
 	h.mu.Lock()
 	defer h.mu.Unlock()
+	for _, f := range h.scanned {
+		if b, err := os.ReadFile(f); err == nil {
+			h.outputs = append(h.outputs, string(b))
+		}
+	}
 	for _, v := range h.values {
 		if v == "" {
 			continue
@@ -203,6 +255,14 @@ func dropMaskCommands(out string) string {
 		}
 	}
 	return strings.Join(keep, "\n")
+}
+
+// scan adds files astro-ci writes (outputs, summaries, dotenv reports) to
+// what scanForLeaks reads.
+func (h *harness) scan(paths ...string) {
+	h.mu.Lock()
+	h.scanned = append(h.scanned, paths...)
+	h.mu.Unlock()
 }
 
 func tokenSpecWS(name string) astrofake.TokenSpec {

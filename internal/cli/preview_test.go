@@ -136,9 +136,10 @@ func TestPreviewLifecycleOnGitHubEvents(t *testing.T) {
 		t.Fatalf("%v\n%d previews, %d tokens", r, len(h.previews()), len(h.fake.Tokens()))
 	}
 
-	// A push to the branch does nothing by default.
+	// A push to the branch brings its preview up to date (here without a
+	// DAG folder, so no code) and creates nothing.
 	h.githubEvent("push", "push-update.json")
-	if r := h.run("", "run"); r.code != 0 || !strings.Contains(r.stderr, "nothing to do") {
+	if res, r := h.runPreview("run"); r.code != 0 || res.Action != "exists" || res.Code == nil || res.Code.Action != "none" || len(h.previews()) != 1 || len(h.fake.Tokens()) != 2 {
 		t.Fatal(r)
 	}
 

@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"errors"
 	"fmt"
 	"io"
 	"time"
@@ -8,6 +9,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/astro-ci/astro-ci/internal/cienv"
+	"github.com/astro-ci/astro-ci/internal/preview"
 	"github.com/astro-ci/astro-ci/internal/report/echo"
 )
 
@@ -19,6 +21,7 @@ type runOptions struct {
 	kind     string
 	onUpdate string
 	stop     bool
+	maxAge   durationFlag
 
 	k cienv.Kind
 }
@@ -37,6 +40,9 @@ func (o *runOptions) validate(g given) error {
 	if err := o.preview.validate(g); err != nil {
 		return err
 	}
+	if g.has("max-age") && o.preview.base == "" {
+		return usagef("%s prunes the previews of --base-deployment on schedules: give --base-deployment or drop it", g.label("max-age"))
+	}
 	o.rotate.dryRun = o.preview.dryRun
 	return o.rotate.validate(g)
 }
@@ -47,15 +53,17 @@ func (b *builder) runCmd() *cobra.Command {
 	o := &runOptions{rotate: rotateOptions{within: durationFlag{14 * 24 * time.Hour}}}
 	c := &cobra.Command{
 		Use:   "run",
-		Short: "Act on the CI event: previews on branch events, rotation on schedules",
+		Short: "Act on the CI event: previews on branch events, rotation and pruning on schedules",
 		Long: `Run reads the CI event and does what it calls for. A branch created (GitHub create, a push that
 creates a branch, a pull request opened or reopened; GitLab's first push pipeline of a branch)
-gets a preview (preview create); a branch deleted (GitHub delete, a push that deletes, a pull
-request closed; GitLab's stop job of the review environment) loses it (preview delete); a
-schedule rotates ASTRO_API_TOKEN when due (token rotate --if-expires-within). Anything else
-(tags, pushes to existing branches unless --on-update create, the default branch, pull
-requests from forks) does nothing, said in one line. Outside CI, --kind and --branch say what
-happened.`,
+gets a preview with the branch's code (preview create); a push to a branch that has a preview
+(GitHub push, a pull request synchronized; GitLab push pipelines) deploys the branch's DAGs to
+it, and a branch without one gets none unless --on-update create; a branch deleted (GitHub
+delete, a push that deletes, a pull request closed; GitLab's stop job of the review
+environment) loses it (preview delete); a schedule rotates ASTRO_API_TOKEN when due (token
+rotate --if-expires-within) and, with --base-deployment, prunes the previews whose branch is
+gone (preview prune, first). Anything else (tags, the default branch, pull requests from
+forks) does nothing, said in one line. Outside CI, --kind and --branch say what happened.`,
 		Example: `  # One step for every event of a workflow
   astro-ci run --base-deployment production --grace 1h
 
@@ -67,7 +75,8 @@ happened.`,
 	f.StringVar(&o.kind, "kind", "", "the event, outside CI: branch-created, branch-updated, branch-deleted, schedule, manual")
 	f.BoolVar(&o.stop, "stop", false, "treat this job as the stop job of the branch's review environment (GitLab)")
 	o.onUpdate = "ignore"
-	f.StringVar(&o.onUpdate, "on-update", o.onUpdate, "branch updated (push, pull request synchronize): ignore, or create (ensure the preview exists)")
+	f.StringVar(&o.onUpdate, "on-update", o.onUpdate, "branch updated (push, pull request synchronize) without a preview: ignore, or create (make one); a preview that exists gets the branch's code either way")
+	f.Var(&o.maxAge, "max-age", "schedule: also prune previews created longer ago than this (e.g. 30d)")
 	f.Var(&o.rotate.within, "if-expires-within", "schedule: rotate ASTRO_API_TOKEN when it expires within this")
 	f.Var(&o.rotate.grace, "grace", "schedule: keep the superseded token valid this long")
 	o.rotate.strategy = "overlap"
@@ -106,9 +115,6 @@ func (r *runner) runEvent(o *runOptions) error {
 	}
 	switch ev.Kind {
 	case cienv.BranchCreated, cienv.BranchUpdated, cienv.BranchDeleted:
-		if ev.Kind == cienv.BranchUpdated && o.onUpdate == "ignore" {
-			return nothing(fmt.Sprintf("%s (branch %s updated; previews are made when a branch is created or a pull request opened, or pass --on-update create)", ev.Reason, echo.Quote(ev.Branch)))
-		}
 		if ev.FromFork && !p.allowForks {
 			return nothing(fmt.Sprintf("%s: pull request #%d comes from the fork %s, whose branches are not yours (pass --allow-forks to allow)", ev.Reason, ev.PullRequest, echo.Quote(ev.HeadRepository)))
 		}
@@ -118,11 +124,34 @@ func (r *runner) runEvent(o *runOptions) error {
 		if p.base == "" {
 			return nothing(fmt.Sprintf("%s, but no --base-deployment is configured for previews", ev.Reason))
 		}
+		op := opCreate
+		switch {
+		case ev.Kind == cienv.BranchDeleted:
+			op = opDelete
+		case ev.Kind == cienv.BranchUpdated && o.onUpdate == "ignore":
+			op = opUpdate
+		}
+		noPreview := fmt.Sprintf("%s (branch %s has no preview; previews are made when a branch is created or a pull request opened, or pass --on-update create)", ev.Reason, echo.Quote(ev.Branch))
+		if op == opUpdate && p.deployMode == preview.DeployNone {
+			return nothing(noPreview + ", and --deploy none deploys nothing to one")
+		}
 		r.rep.Infof("%s", ev.Reason)
-		return r.doPreview(p, ev.Branch, ev.Kind != cienv.BranchDeleted)
+		res, err := r.doPreview(p, ev, op)
+		if op == opUpdate && err == nil && res != nil && res.Action == "absent" {
+			return nothing(noPreview)
+		}
+		return err
 	case cienv.Schedule:
+		// Prune first: a rotation may retire the token this run acts with.
+		var perr error
+		if p.base != "" {
+			r.rep.Infof("%s: pruning the previews of %s whose branch is gone", ev.Reason, echo.Quote(p.base))
+			res, err := r.prune(&pruneOptions{base: p.base, prefix: p.prefix, tokenTargets: p.tokenTargets, maxAge: o.maxAge, dryRun: p.dryRun})
+			r.reportPrune(res, err, true)
+			perr = err
+		}
 		r.rep.Infof("%s: rotating %s if it expires within %s", ev.Reason, r.cfg.TokenVar, o.rotate.within.String())
-		return r.tokenRotate(&o.rotate)
+		return errors.Join(perr, r.tokenRotate(&o.rotate))
 	default:
 		return nothing(ev.Reason)
 	}

@@ -191,6 +191,28 @@ func TestJSONOutputsMatchSchemas(t *testing.T) {
 			return []string{"run", "--target", h.target("tok")}
 		}},
 		{"run usage", "run", 2, func(h *harness) []string { return []string{"run", "--on-update", "sometimes"} }},
+		{"deploy", "deploy", 0, func(h *harness) []string {
+			dags := filepath.Join(h.dir, "dags")
+			_ = os.MkdirAll(dags, 0o755)
+			_ = os.WriteFile(filepath.Join(dags, "x.py"), []byte("x = 1\n"), 0o644)
+			return []string{"deploy", "--deployment", "analytics", "--dags-path", dags, "--wait"}
+		}},
+		{"deploy empty folder", "deploy", 1, func(h *harness) []string {
+			return []string{"deploy", "--deployment", richBase, "--dags-path", h.dir}
+		}},
+		{"deploy usage", "deploy", 2, func(h *harness) []string { return []string{"deploy", "--dags-path", "x"} }},
+		{"preview prune dry run", "preview-prune", 0, func(h *harness) []string {
+			h.github()
+			h.env["GITHUB_REPOSITORY"] = "acme/app"
+			if r := h.run("", "preview", "create", "--base-deployment", richBase, "--branch", "feature/gone"); r.code != 0 {
+				h.t.Fatal(r)
+			}
+			h.clock.Advance(time.Hour)
+			return []string{"preview", "prune", "--base-deployment", richBase, "--dry-run"}
+		}},
+		{"preview prune no repository", "preview-prune", 2, func(h *harness) []string {
+			return []string{"preview", "prune", "--base-deployment", richBase}
+		}},
 		{"target put", "target-put", 0, func(h *harness) []string {
 			return []string{"target", "put", "--target", h.target("put")}
 		}},

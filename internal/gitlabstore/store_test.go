@@ -395,7 +395,7 @@ func TestPreflightCleansUpLeftoverCanaries(t *testing.T) {
 		name  string
 		fault gitlabfake.Fault
 	}{
-		{"delete failed", gitlabfake.Fault{Method: "DELETE", Status: 502, Times: 1}},
+		{"delete failed (both tries)", gitlabfake.Fault{Method: "DELETE", Status: 502, Times: 2}},
 		{"create answer lost", gitlabfake.Fault{Method: "POST", Status: 502, AfterApply: true, Times: 1}},
 		{"create connection dropped after apply", gitlabfake.Fault{Method: "POST", Drop: true, AfterApply: true, Times: 1}},
 	}

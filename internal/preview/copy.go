@@ -29,7 +29,8 @@ func checkCopyable(base *astro.Deployment) error {
 // Secret variables cannot be read back from Astro; the caller adds them
 // from CI secrets (secretEnv).
 //
-// Not copied: the workload identity. The base's effectiveWorkloadIdentity
+// Not copied: the workload identity, and the DAG deploy setting (previews
+// always have DAG deploys on). The base's effectiveWorkloadIdentity
 // is its own cloud role (set by the user or Astronomer's default); a copy
 // would give every branch production's cloud permissions, or be refused.
 // workloadIdentity sets one explicitly; "" lets Astro assign the preview its
@@ -50,9 +51,12 @@ func CopyRequest(base *astro.Deployment, name, description string, secretEnv map
 		AstroRuntimeVersion: cmp.Or(runtime, base.AstroRuntimeVersion),
 		Executor:            base.Executor,
 		IsCicdEnforced:      ptr(base.IsCicdEnforced),
-		IsDagDeployEnabled:  ptr(base.IsDagDeployEnabled),
-		ContactEmails:       slices.Clone(base.ContactEmails),
-		WorkloadIdentity:    workloadIdentity,
+		// DAG deploys on, whatever the base has: the branch's DAGs go in as
+		// a DAG bundle (code.go), and a copied image must not bring the
+		// base's DAGs baked into it.
+		IsDagDeployEnabled: ptr(true),
+		ContactEmails:      slices.Clone(base.ContactEmails),
+		WorkloadIdentity:   workloadIdentity,
 	}
 	switch t {
 	case "STANDARD", "DEDICATED":

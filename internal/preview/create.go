@@ -2,6 +2,7 @@ package preview
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"slices"
 	"sync"
@@ -21,11 +22,19 @@ import (
 //     prove the token targets writable: the two are independent.
 //  2. Adopt the oldest preview, or create one and converge on the oldest.
 //  3. Set the secret variables (and workload identity) on an adopted one.
-//  4. Give it a token whose value every target holds.
+//  4. Give it a token whose value every target holds and, at the same
+//     time, deploy the branch's code to it (code.go): the two are
+//     independent.
 //  5. Wait until it is healthy, when asked.
+//
+// With IfExists (a push to a branch) a branch without a preview gets
+// none: the result is "absent" and nothing changes.
 func (e *Engine) Create(ctx context.Context, req Request) (*Result, error) {
 	name, slug, err := Name(req.NamePrefix, req.Branch)
 	if err != nil {
+		return nil, err
+	}
+	if err := CheckCode(req.Code); err != nil {
 		return nil, err
 	}
 	res := &Result{Name: name, Branch: req.Branch, Slug: slug}
@@ -59,12 +68,17 @@ func (e *Engine) Create(ctx context.Context, req Request) (*Result, error) {
 	if lerr != nil {
 		return res, lerr
 	}
+	if req.IfExists && len(lk.previews) == 0 {
+		res.Action = "absent"
+		return res, nil
+	}
 	if req.DryRun {
 		res.Action = "would-create"
 		if len(lk.previews) > 0 {
 			p := lk.previews[0]
 			res.Action, res.ID, res.Name, res.Status = "exists", p.ID, p.Name, p.Status
 		}
+		res.Code = planCode(req.Code, len(lk.previews) == 0)
 		for _, t := range targets {
 			res.Targets = append(res.Targets, rotation.TargetResult{Target: t.String(), Status: "would-write"})
 		}
@@ -99,21 +113,42 @@ func (e *Engine) Create(ctx context.Context, req Request) (*Result, error) {
 	}
 	e.merge(ctx, previews, res)
 
-	// 3. An adopted preview gets this run's secret variables and identity.
-	if !fresh && (len(secrets) > 0 || req.WorkloadIdentity != "" && req.WorkloadIdentity != d.EffectiveWorkloadIdentity) {
+	// 3. An adopted preview gets this run's secret variables and identity,
+	// and DAG deploys when code is to be deployed (an older astro-ci copied
+	// the base's setting).
+	code := req.Code != nil && req.Code.mode() != DeployNone
+	enableDags := code && !d.IsDagDeployEnabled
+	if !fresh && (len(secrets) > 0 || enableDags || req.WorkloadIdentity != "" && req.WorkloadIdentity != d.EffectiveWorkloadIdentity) {
 		id := d.ID
-		if d, err = e.Astro.UpdateDeployment(ctx, id, UpdateRequest(d, secrets, req.WorkloadIdentity)); err != nil {
-			return res, fmt.Errorf("setting the secret variables of preview %s: %w", id, err)
+		up := UpdateRequest(d, secrets, req.WorkloadIdentity)
+		if enableDags {
+			up.IsDagDeployEnabled = ptr(true)
 		}
-		e.Log.Infof("set %d secret variable(s) on the preview", len(secrets))
+		if d, err = e.Astro.UpdateDeployment(ctx, id, up); err != nil {
+			return res, fmt.Errorf("updating preview %s (secret variables, DAG deploys): %w", id, err)
+		}
+		if len(secrets) > 0 {
+			e.Log.Infof("set %d secret variable(s) on the preview", len(secrets))
+		}
+		if enableDags {
+			e.Log.Infof("turned DAG deploys on for preview %s", d.Name)
+		}
 	}
 	res.ID, res.Name, res.Status, res.URL = d.ID, d.Name, d.Status, airflowURL(d)
 
-	// 4. The token.
+	// 4. The token, and beside it the code.
+	var codeErr error
+	var cwg sync.WaitGroup
+	if req.Code != nil {
+		cwg.Go(func() { res.Code, codeErr = e.deployCode(ctx, lk.base, d, fresh, req.Code) })
+	}
+	var tokErr error
 	if len(targets) > 0 {
-		if err := e.ensureToken(ctx, d, toks, fresh, req, targets, res); err != nil {
-			return res, err
-		}
+		tokErr = e.ensureToken(ctx, d, toks, fresh, req, targets, res)
+	}
+	cwg.Wait()
+	if err := errors.Join(tokErr, codeErr); err != nil {
+		return res, err
 	}
 	// 5. Wait.
 	if req.Wait {

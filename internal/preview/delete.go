@@ -65,16 +65,9 @@ func (e *Engine) Delete(ctx context.Context, req Request) (*Result, error) {
 	if len(targets) > 0 {
 		gone = e.Targets.Delete(ctx, targets)
 	}
-	var errs []error
-	for _, r := range gone {
-		tr := rotation.TargetResult{Target: r.Target.String(), Status: "deleted"}
-		if r.Err != nil {
-			tr.Status, tr.Error = "failed", r.Err.Error()
-			errs = append(errs, r.Err)
-		}
-		res.Targets = append(res.Targets, tr)
-	}
-	if err := errors.Join(errs...); err != nil {
+	trs, err := targetResults(gone)
+	res.Targets = append(res.Targets, trs...)
+	if err != nil {
 		// Keep the Deployment while something that points at it remains: a
 		// rerun finds it by its marker and finishes.
 		return res, fmt.Errorf("preview %s was not deleted, a rerun finishes: %w", res.Name, err)
@@ -83,9 +76,33 @@ func (e *Engine) Delete(ctx context.Context, req Request) (*Result, error) {
 		e.Log.Infof("no preview of %s for branch %q: nothing to delete", base.Name, truncate(req.Branch, 200))
 		return res, nil
 	}
+	// 3.
+	return res, e.remove(ctx, previews, toks, res)
+}
 
-	// 3. Tokens and Deployments together: a token deleted with its
-	// Deployment answers 404 to its own delete, which is success.
+// targetResults reports the deletion of each token target; the error
+// joins the failures.
+func targetResults(gone []target.Result) ([]rotation.TargetResult, error) {
+	var out []rotation.TargetResult
+	var errs []error
+	for _, r := range gone {
+		tr := rotation.TargetResult{Target: r.Target.String(), Status: "deleted"}
+		if r.Err != nil {
+			tr.Status, tr.Error = "failed", r.Err.Error()
+			errs = append(errs, r.Err)
+		}
+		out = append(out, tr)
+	}
+	return out, errors.Join(errs...)
+}
+
+// remove runs Delete's step 3 once every target is gone: the tokens and
+// the Deployments together (a token deleted with its Deployment answers
+// 404 to its own delete, which is success). previews[0] is the one in use;
+// the others are reported as DeletedPreviews.
+func (e *Engine) remove(ctx context.Context, previews []astro.Deployment, toks []astro.Token, res *Result) error {
+	var errs []error
+	var wg sync.WaitGroup
 	dels := make([]func() error, 0, len(toks)+len(previews))
 	for _, t := range toks {
 		dels = append(dels, func() error { return e.Astro.DeleteToken(ctx, t.ID) })
@@ -94,7 +111,6 @@ func (e *Engine) Delete(ctx context.Context, req Request) (*Result, error) {
 		dels = append(dels, func() error { return e.Astro.DeleteDeployment(ctx, p.ID) })
 	}
 	failed := make([]error, len(dels))
-	var wg sync.WaitGroup
 	for i, del := range dels {
 		wg.Add(1)
 		go func() {
@@ -130,7 +146,7 @@ func (e *Engine) Delete(ctx context.Context, req Request) (*Result, error) {
 			}
 		}
 	}
-	return res, errors.Join(errs...)
+	return errors.Join(errs...)
 }
 
 // lookUpForDelete finds the base (or, when it is gone, stands in for it by
@@ -151,6 +167,12 @@ func (e *Engine) lookUpForDelete(ctx context.Context, req Request) (*astro.Deplo
 	if err != nil || req.DryRun {
 		return base, previews, nil, err
 	}
+	toks, err := e.tokensOf(ctx, previews)
+	return base, previews, toks, err
+}
+
+// tokensOf lists astro-ci's tokens of every preview, at once.
+func (e *Engine) tokensOf(ctx context.Context, previews []astro.Deployment) ([]astro.Token, error) {
 	lists := make([][]astro.Token, len(previews))
 	errs := make([]error, len(previews))
 	var wg sync.WaitGroup
@@ -162,5 +184,5 @@ func (e *Engine) lookUpForDelete(ctx context.Context, req Request) (*astro.Deplo
 		}()
 	}
 	wg.Wait()
-	return base, previews, slices.Concat(lists...), errors.Join(errs...)
+	return slices.Concat(lists...), errors.Join(errs...)
 }

@@ -38,6 +38,7 @@ type Astro interface {
 	DeleteDeployment(ctx context.Context, id string) error
 	ListTokens(ctx context.Context, opts astro.ListTokensOptions) ([]astro.Token, error)
 	DeleteToken(ctx context.Context, id string) error
+	ListDeploys(ctx context.Context, deploymentID string) ([]astro.Deploy, error)
 }
 
 var _ Astro = (*astro.Client)(nil)
@@ -69,6 +70,12 @@ type Engine struct {
 	Sleep   func(ctx context.Context, d time.Duration) error
 	// Rand feeds the run id in a new preview's marker; default crypto/rand.
 	Rand io.Reader
+	// Code puts the branch's code into the preview (code.go); needed only
+	// for a Request with Code.
+	Code Deployer
+	// Git compares the checkout with the commit of the base's image;
+	// default gitmeta.Git{}.
+	Git ChangeFinder
 }
 
 // Request names a preview and what comes with it.
@@ -77,8 +84,8 @@ type Request struct {
 	Branch string // the whole branch name
 	// NamePrefix starts every preview name; default "preview-".
 	NamePrefix string
-	// TokenTargets receive the preview's Deployment API token; {slug} and
-	// {branch} in them are replaced first (see ExpandTargets).
+	// TokenTargets receive the preview's Deployment API token; {slug},
+	// {branch} and {ref_slug} in them are replaced first (see ExpandTargets).
 	TokenTargets    []string
 	TargetDefaults  target.Defaults
 	TokenRole       string // default DEPLOYMENT_ADMIN
@@ -95,6 +102,11 @@ type Request struct {
 	Timeout        time.Duration // default 20m
 	PollInterval   time.Duration // default 10s
 	DryRun         bool
+	// IfExists: only a preview that exists is brought up to date (a push
+	// to a branch); none is created.
+	IfExists bool
+	// Code, when set, deploys the branch's code to the preview (code.go).
+	Code *CodeRequest
 }
 
 // Result of a preview operation.
@@ -117,6 +129,8 @@ type Result struct {
 	// run deleted: its own copy when another run's was first, or leftovers
 	// nothing refers to.
 	DeletedPreviews []string `json:"deletedPreviews,omitempty"`
+	// Code is what the branch's code deploy did (preview create).
+	Code *CodeResult `json:"code,omitempty"`
 }
 
 const (
@@ -146,7 +160,11 @@ func Name(prefix, branch string) (name, slug string, err error) {
 
 // refHash identifies a branch in a marker: the whole branch name, hashed so
 // any name fits and none can break the marker's syntax.
-func refHash(branch string) string {
+func refHash(branch string) string { return BranchKey(branch) }
+
+// BranchKey is the branch's hash in a preview's marker ("ref="): what
+// finds a branch's preview, and what keys its pull request comment.
+func BranchKey(branch string) string {
 	sum := sha256.Sum256([]byte(branch))
 	return hex.EncodeToString(sum[:8])
 }
@@ -217,16 +235,41 @@ func (e *Engine) newRunID() (string, error) {
 	return hex.EncodeToString(b), nil
 }
 
-// ExpandTargets replaces {slug} and {branch} (URL-escaped) in each target
-// address, then parses and validates them all.
+// ExpandTargets replaces {slug}, {branch} (URL-escaped) and {ref_slug}
+// (GitLab's CI_COMMIT_REF_SLUG of the branch) in each target address, then
+// parses and validates them all.
 func ExpandTargets(raws []string, slug, branch string, d target.Defaults) ([]target.Target, error) {
 	var out []string
 	for _, r := range raws {
 		r = strings.ReplaceAll(r, "{slug}", slug)
 		r = strings.ReplaceAll(r, "{branch}", escapePath(branch))
+		r = strings.ReplaceAll(r, "{ref_slug}", GitLabRefSlug(branch))
 		out = append(out, r)
 	}
 	return target.ParseAll(out, d)
+}
+
+// GitLabRefSlug is what GitLab makes CI_COMMIT_REF_SLUG of a branch: lower
+// case, every character but a-z and 0-9 replaced by "-", cut to 63
+// characters, "-" trimmed from both ends (GitLab's Gitlab::Utils.slugify).
+// A target that names a review environment's scope with {ref_slug} rather
+// than $CI_COMMIT_REF_SLUG is right in every job, including a prune in a
+// scheduled pipeline, where $CI_COMMIT_REF_SLUG is the default branch's.
+func GitLabRefSlug(branch string) string {
+	var b strings.Builder
+	n := 0
+	for _, r := range strings.ToLower(branch) {
+		if n == 63 {
+			break
+		}
+		if 'a' <= r && r <= 'z' || '0' <= r && r <= '9' {
+			b.WriteRune(r)
+		} else {
+			b.WriteByte('-')
+		}
+		n++
+	}
+	return strings.Trim(b.String(), "-")
 }
 
 func escapePath(s string) string {
@@ -252,22 +295,43 @@ func (e *Engine) resolveBase(ctx context.Context, ref string) (*astro.Deployment
 	if ref == "" {
 		return nil, errors.New("no base Deployment: give --base-deployment (its id or name)")
 	}
+	d, err := ResolveDeployment(ctx, e.Astro, ref)
+	if errors.Is(err, errNoDeployment) {
+		return nil, fmt.Errorf("%w: no Deployment with id or name %s is visible to this token", errNoBase, echo.Quote(ref))
+	}
+	return d, err
+}
+
+// Finder reads Deployments; *astro.Client has it.
+type Finder interface {
+	GetDeployment(ctx context.Context, id string) (*astro.Deployment, error)
+	ListDeployments(ctx context.Context, opts astro.ListDeploymentsOptions) ([]astro.Deployment, error)
+}
+
+var errNoDeployment = errors.New("no such Deployment")
+
+// ResolveDeployment finds a Deployment by id or by (unique) name: an id is
+// one GET; a name (or an id that is not one) one list by name.
+func ResolveDeployment(ctx context.Context, a Finder, ref string) (*astro.Deployment, error) {
+	if ref == "" {
+		return nil, errors.New("no Deployment given")
+	}
 	if idRE.MatchString(ref) {
-		d, err := e.Astro.GetDeployment(ctx, ref)
+		d, err := a.GetDeployment(ctx, ref)
 		if err == nil {
 			return d, nil
 		}
 		if !astro.IsNotFound(err) {
-			return nil, fmt.Errorf("reading base Deployment %s: %w", ref, err)
+			return nil, fmt.Errorf("reading Deployment %s: %w", ref, err)
 		}
 	}
-	ds, err := e.Astro.ListDeployments(ctx, astro.ListDeploymentsOptions{Names: []string{ref}})
+	ds, err := a.ListDeployments(ctx, astro.ListDeploymentsOptions{Names: []string{ref}})
 	if err != nil {
-		return nil, fmt.Errorf("looking up base Deployment %s: %w", echo.Quote(ref), err)
+		return nil, fmt.Errorf("looking up Deployment %s: %w", echo.Quote(ref), err)
 	}
 	switch len(ds) {
 	case 0:
-		return nil, fmt.Errorf("%w: no Deployment with id or name %s is visible to this token", errNoBase, echo.Quote(ref))
+		return nil, fmt.Errorf("%w: no Deployment with id or name %s is visible to this token", errNoDeployment, echo.Quote(ref))
 	case 1:
 		return &ds[0], nil
 	}
@@ -275,7 +339,7 @@ func (e *Engine) resolveBase(ctx context.Context, ref string) (*astro.Deployment
 	for _, d := range ds {
 		ids = append(ids, d.ID)
 	}
-	return nil, fmt.Errorf("%d Deployments are named %s (%s): give --base-deployment as an id", len(ds), echo.Quote(ref), strings.Join(ids, ", "))
+	return nil, fmt.Errorf("%d Deployments are named %s (%s): give it as an id", len(ds), echo.Quote(ref), strings.Join(ids, ", "))
 }
 
 // older orders previews by (createdAt, id): the order every run sees the

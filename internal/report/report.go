@@ -98,6 +98,13 @@ type Reporter struct {
 	// that stdout is one document whatever happens.
 	result  json.RawMessage
 	failure *Failure
+	// extra: members added to the document beside the result (Extra).
+	extra []extraMember
+}
+
+type extraMember struct {
+	name string
+	v    json.RawMessage
 }
 
 // New returns a Reporter. Call Close at the end to flush.
@@ -200,6 +207,21 @@ func (r *Reporter) Result(v any, text func(w io.Writer)) error {
 	return nil
 }
 
+// Extra adds the member name, v as JSON, to the JSON document beside the
+// result (one command that does two things: run on a schedule rotates and
+// prunes). Text output is the caller's.
+func (r *Reporter) Extra(name string, v any) error {
+	if r.format != JSON {
+		return nil
+	}
+	b, err := json.Marshal(v)
+	if err != nil {
+		return fmt.Errorf("encoding the result: %w", err)
+	}
+	r.extra = append(r.extra, extraMember{name, b})
+	return nil
+}
+
 // Fail records why the run failed; with JSON output it becomes the "error"
 // member of the document (the human line is the caller's, via Errorf).
 func (r *Reporter) Fail(f Failure) {
@@ -210,7 +232,7 @@ func (r *Reporter) Fail(f Failure) {
 // document is the JSON stdout carries: {"schemaVersion":1, ...result,
 // "error":{...}}; nil when there is nothing to print.
 func (r *Reporter) document() ([]byte, error) {
-	if r.result == nil && r.failure == nil {
+	if r.result == nil && r.failure == nil && r.extra == nil {
 		return nil, nil
 	}
 	var b bytes.Buffer
@@ -223,6 +245,13 @@ func (r *Reporter) document() ([]byte, error) {
 			b.WriteByte(',')
 			b.Write(inner)
 		}
+	}
+	for _, x := range r.extra {
+		n, _ := json.Marshal(x.name)
+		b.WriteByte(',')
+		b.Write(n)
+		b.WriteByte(':')
+		b.Write(x.v)
 	}
 	if r.failure != nil {
 		e, err := json.Marshal(r.failure)
@@ -285,7 +314,7 @@ func (r *Reporter) Close() error {
 			_, err = r.stdout.Write(doc)
 			errs = append(errs, err)
 		}
-		r.result, r.failure = nil, nil
+		r.result, r.failure, r.extra = nil, nil, nil
 	}
 	return errors.Join(append(errs, r.stdout.Flush(), r.stderr.Flush())...)
 }

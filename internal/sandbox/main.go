@@ -9,7 +9,9 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/url"
 	"os"
+	"regexp"
 	"strings"
 	"time"
 )
@@ -19,6 +21,7 @@ import (
 //	astro-sandbox [serve] [-addr 127.0.0.1:0] [-env-file FILE]
 //	astro-sandbox state   -url URL                  (what the fakes hold, values as fingerprints)
 //	astro-sandbox check   -url URL -file FILE       (does the value in FILE authenticate with the fake Astro?)
+//	astro-sandbox branch  -url URL add|delete NAME  (a branch of the fake GitHub repository comes or goes)
 func Main(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	cmd := "serve"
 	if len(args) > 0 && !strings.HasPrefix(args[0], "-") {
@@ -32,8 +35,10 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		err = state(args, stdout, stderr)
 	case "check":
 		err = check(args, stdout, stderr)
+	case "branch":
+		err = branch(args, stderr)
 	default:
-		err = fmt.Errorf("unknown command %q (serve, state, check)", cmd)
+		err = fmt.Errorf("unknown command %q (serve, state, check, branch)", cmd)
 	}
 	if err != nil {
 		fmt.Fprintln(stderr, "astro-sandbox:", err)
@@ -48,6 +53,9 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	addr := fs.String("addr", "127.0.0.1:0", "listen address (loopback only)")
 	envFile := fs.String("env-file", "", "write the environment for astro-ci to this file (mode 0600)")
 	ready := fs.Duration("deployment-ready-after", 3*time.Second, "how long new Deployments stay CREATING")
+	dagAfter := fs.Duration("dag-deploy-after", 0, "how long after a finalize a Deployment reports its new DAG bundle")
+	imageCommit := fs.String("base-image-commit", "", "the commit production's image was built from (its image deploy's git.commitSha)")
+	orphan := fs.Bool("seed-orphan-preview", false, "seed a 3-day-old preview of production whose branch ("+OrphanBranch+") is gone")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -62,8 +70,12 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
+	if *imageCommit != "" && !commitRE.MatchString(*imageCommit) {
+		ln.Close()
+		return fmt.Errorf("-base-image-commit %q is not a full commit SHA", *imageCommit)
+	}
 	base := "http://" + ln.Addr().String()
-	sb := New(base, Options{DeploymentReadyAfter: *ready})
+	sb := New(base, Options{DeploymentReadyAfter: *ready, DAGDeployAfter: *dagAfter, BaseImageCommit: *imageCommit, OrphanPreview: *orphan})
 	srv := &http.Server{Handler: sb, ReadHeaderTimeout: 10 * time.Second}
 	if *envFile != "" {
 		f, err := os.OpenFile(*envFile+".tmp", os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600)
@@ -98,6 +110,8 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 }
+
+var commitRE = regexp.MustCompile(`^[0-9a-f]{40}$`)
 
 func getJSON(url string, out any) error {
 	resp, err := http.Get(url)
@@ -144,8 +158,66 @@ func state(args []string, stdout, stderr io.Writer) error {
 			fmt.Fprintf(stdout, "  %-64s %s  %s %s\n", v.Scope+" "+v.Name, v.Fingerprint, status, v.Note)
 		}
 	}
+	var prodDigest string
+	for _, d := range st.Deployments {
+		if d.ID == DeploymentID {
+			prodDigest = d.ImageDigest
+		}
+	}
+	for _, d := range st.Deployments {
+		if len(d.Deploys) == 0 || d.ID == DeploymentID {
+			continue
+		}
+		last := d.Deploys[len(d.Deploys)-1]
+		img := "Astro Runtime's own image"
+		if d.ImageDigest != "" {
+			img = "image " + d.ImageDigest[:min(len(d.ImageDigest), 19)]
+			if d.ImageDigest == prodDigest {
+				img += " (production's)"
+			}
+		}
+		files := 0
+		for _, f := range last.Files {
+			if !strings.HasSuffix(f, "/") {
+				files++
+			}
+		}
+		fmt.Fprintf(stdout, "  %-40s %d deploys, last %s of %d files at %.7s, DAG bundle %s; %s\n", d.Name, len(d.Deploys), last.Type, files, last.CommitSHA, d.DagTarballVersion, img)
+	}
+	for _, g := range st.GitHubDeployments {
+		fmt.Fprintf(stdout, "  GitHub deployment %d of %s (%s): %s\n", g.ID, g.Environment, g.Ref, strings.Join(g.States, " → "))
+	}
 	_, err := fmt.Fprintf(stdout, "  Astro: %d tokens, %d deployments\n", len(st.Tokens), len(st.Deployments))
 	return err
+}
+
+func branch(args []string, stderr io.Writer) error {
+	fs := flag.NewFlagSet("branch", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	base := fs.String("url", os.Getenv("ASTRO_SANDBOX_URL"), "sandbox base URL")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if fs.NArg() != 2 || (fs.Arg(0) != "add" && fs.Arg(0) != "delete") {
+		return errors.New("usage: astro-sandbox branch [-url URL] add|delete NAME")
+	}
+	method := http.MethodPut
+	if fs.Arg(0) == "delete" {
+		method = http.MethodDelete
+	}
+	req, err := http.NewRequest(method, *base+"/_sandbox/github/branches/"+url.PathEscape(fs.Arg(1)), nil)
+	if err != nil {
+		return err
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusNoContent {
+		return fmt.Errorf("branch %s: %s", fs.Arg(0), resp.Status)
+	}
+	return nil
 }
 
 func check(args []string, stdout, stderr io.Writer) error {

@@ -4,6 +4,9 @@
 package sandbox
 
 import (
+	"archive/tar"
+	"bytes"
+	"compress/gzip"
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/hex"
@@ -11,9 +14,12 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/url"
 	"sort"
 	"strings"
 	"time"
+
+	"github.com/google/go-containerregistry/pkg/v1/random"
 
 	"github.com/astro-ci/astro-ci/internal/astrofake"
 	"github.com/astro-ci/astro-ci/internal/githubfake"
@@ -42,6 +48,7 @@ type Sandbox struct {
 	// seeded tokens' values (fake credentials, valid only here).
 	Env map[string]string
 	mux *http.ServeMux
+	now func() time.Time
 }
 
 // Options for New.
@@ -49,7 +56,20 @@ type Options struct {
 	Now func() time.Time
 	// DeploymentReadyAfter: how long new Deployments stay CREATING.
 	DeploymentReadyAfter time.Duration
+	// DAGDeployAfter: how long after a finalize a Deployment reports the
+	// new DAG bundle. 0: at once.
+	DAGDeployAfter time.Duration
+	// BaseImageCommit is the commit the seeded base's image was built from
+	// (its image deploy's git.commitSha); "" records none.
+	BaseImageCommit string
+	// OrphanPreview seeds a preview of production for the branch
+	// feature/abandoned, created three days ago, whose branch the GitHub
+	// repository does not have: what a missed delete event leaves.
+	OrphanPreview bool
 }
+
+// OrphanBranch is the branch of Options.OrphanPreview.
+const OrphanBranch = "feature/abandoned"
 
 // New builds and seeds the sandbox. baseURL is where it will be served
 // (http://127.0.0.1:PORT), used in the printed environment.
@@ -61,24 +81,57 @@ func New(baseURL string, o Options) *Sandbox {
 	if ready == 0 {
 		ready = 3 * time.Second
 	}
-	a := astrofake.New(astrofake.Options{Now: o.Now, DeploymentReadyAfter: ready})
+	// The registry is reached where the sandbox is served: imageRepository
+	// values name it, and image copies go there (basic auth: cli and an
+	// Astro token of the organization).
+	regHost := ""
+	if u, err := url.Parse(baseURL); err == nil {
+		regHost = u.Host
+	}
+	a := astrofake.New(astrofake.Options{Now: o.Now, DeploymentReadyAfter: ready, DAGDeployAfter: o.DAGDeployAfter, RegistryHost: regHost})
 	gh := githubfake.New(githubfake.Options{Now: o.Now})
 	gl := gitlabfake.New(gitlabfake.Options{Now: o.Now})
-	s := &Sandbox{Astro: a, GitHub: gh, GitLab: gl, Env: map[string]string{}, mux: http.NewServeMux()}
-	s.seed(baseURL)
+	s := &Sandbox{Astro: a, GitHub: gh, GitLab: gl, Env: map[string]string{}, mux: http.NewServeMux(), now: o.Now}
+	s.seed(baseURL, o.BaseImageCommit)
+	if o.OrphanPreview {
+		s.seedOrphan()
+	}
 	s.seedGitHub(baseURL)
 	s.seedGitLab(baseURL)
 	// Served like self-managed GitLab: CI_API_V4_URL=<base>/gitlab/api/v4.
 	s.mux.Handle("/gitlab/", http.StripPrefix("/gitlab", gl))
+	// The Astro API, its registry (/v2/) and its DAG upload endpoint.
 	s.mux.Handle("/v1/", a)
+	s.mux.Handle("/v2/", a)
+	s.mux.Handle("/v2", a)
+	s.mux.Handle("/astrofake-blob/", a)
 	// Served like GitHub Enterprise Server: GITHUB_API_URL=<base>/github/api/v3.
 	s.mux.Handle("/github/", http.StripPrefix("/github", gh))
 	s.mux.HandleFunc("GET /_sandbox/state", s.state)
 	s.mux.HandleFunc("POST /_sandbox/authenticates", s.authenticates)
+	s.mux.HandleFunc("PUT /_sandbox/github/branches/{branch...}", s.branch)
+	s.mux.HandleFunc("DELETE /_sandbox/github/branches/{branch...}", s.branch)
 	return s
 }
 
-func (s *Sandbox) seed(baseURL string) {
+// branch adds (PUT) or deletes (DELETE) a branch of the seeded GitHub
+// repository, as a push or a merged pull request would.
+func (s *Sandbox) branch(w http.ResponseWriter, r *http.Request) {
+	b := r.PathValue("branch")
+	if b == "" || len(b) > 255 {
+		http.Error(w, "a branch name, at most 255 bytes", http.StatusBadRequest)
+		return
+	}
+	if r.Method == http.MethodDelete {
+		s.GitHub.DeleteBranch(GitHubOwner, GitHubRepo, b)
+	} else {
+		sum := sha256.Sum256([]byte(b))
+		s.GitHub.AddBranch(GitHubOwner, GitHubRepo, b, hex.EncodeToString(sum[:20]))
+	}
+	w.WriteHeader(http.StatusNoContent)
+}
+
+func (s *Sandbox) seed(baseURL, imageCommit string) {
 	a := s.Astro
 	a.AddOrganization(OrgID, "Sandbox Org")
 	a.AddWorkspace(OrgID, WorkspaceID, "data-platform")
@@ -91,6 +144,16 @@ func (s *Sandbox) seed(baseURL string) {
 		HibernationSchedules: []astrofake.HibernationSchedule{{HibernateAtCron: "0 20 * * 1-5", WakeAtCron: "0 7 * * 1-5", IsEnabled: true}},
 		EnvVars:              []astrofake.EnvVar{{Key: "AIRFLOW__CORE__DEFAULT_TIMEZONE", Value: "utc"}, {Key: "WAREHOUSE_PASSWORD", Value: "sandbox-warehouse-pw", IsSecret: true}},
 	})
+	// production runs a project image (a small random one) from an image
+	// deploy, as `astro deploy` leaves it: previews get a copy of it.
+	img, err := random.Image(4096, 2)
+	if err == nil {
+		err = a.PushImage(DeploymentID, img)
+	}
+	if err != nil {
+		panic(fmt.Sprintf("sandbox: seeding production's image: %v", err))
+	}
+	a.AddDeploy(DeploymentID, astrofake.SeedDeploy{Type: "IMAGE_AND_DAG", Description: "astro deploy", CommitSHA: imageCommit, Branch: "main", CreatedAt: s.now().Add(-24 * time.Hour)})
 	now := time.Now()
 	adminID, admin := a.MintToken(astrofake.TokenSpec{
 		OrgID: OrgID, Name: "astro-ci admin", Description: "the sandbox's CI token",
@@ -110,6 +173,17 @@ func (s *Sandbox) seed(baseURL string) {
 	s.Env["ASTRO_SANDBOX_DEPLOYMENT_ID"] = DeploymentID
 }
 
+// seedOrphan adds a preview as astro-ci makes them (its marker names the
+// base and the branch's hash) for a branch that is gone.
+func (s *Sandbox) seedOrphan() {
+	sum := sha256.Sum256([]byte(OrphanBranch))
+	s.Astro.AddDeployment(astrofake.SeedDeployment{
+		Name: "preview-feature-abandoned", WorkspaceID: WorkspaceID, IsDagDeployEnabled: true,
+		Description: fmt.Sprintf("Preview of production for branch %q, managed by astro-ci. [astro-ci preview base=%s ref=%s]", OrphanBranch, DeploymentID, hex.EncodeToString(sum[:8])),
+		CreatedAt:   s.now().Add(-72 * time.Hour),
+	})
+}
+
 func (s *Sandbox) seedGitHub(baseURL string) {
 	gh := s.GitHub
 	gh.AddOrg(GitHubOwner)
@@ -118,7 +192,11 @@ func (s *Sandbox) seedGitHub(baseURL string) {
 	pat := "github_pat_sandbox_" + randomHex(16)
 	gh.AddToken(pat, githubfake.TokenPerms{Label: "sandbox PAT", Perms: map[string]string{
 		"secrets": "write", "environments": "read", "administration": "write", "organization_secrets": "write", "dependabot_secrets": "write",
+		"deployments": "write", "pull_requests": "write", "contents": "read",
 	}})
+	// The branch of the demo and the tests, and its pull request.
+	gh.AddBranch(GitHubOwner, GitHubRepo, "feature/orders-dag", strings.Repeat("0d1a", 10))
+	gh.AddPullRequest(GitHubOwner, GitHubRepo, 42)
 	s.Env["GITHUB_API_URL"] = baseURL + "/github/api/v3"
 	s.Env["ASTRO_CI_GITHUB_TOKEN"] = pat
 	s.Env["ASTRO_SANDBOX_GITHUB_REPOSITORY"] = GitHubOwner + "/" + GitHubRepo
@@ -174,6 +252,10 @@ type State struct {
 	GitHubSecrets []SecretState     `json:"githubSecrets"`
 	// GitLabVariables: filled once the GitLab fake is served.
 	GitLabVariables []SecretState `json:"gitlabVariables"`
+	// GitHubDeployments of the seeded repository.
+	GitHubDeployments []GitHubDeploymentState `json:"githubDeployments"`
+	// GitHubComments on pull request 42 of the seeded repository.
+	GitHubComments []string `json:"githubComments"`
 }
 
 // SecretState is one forge secret or variable: where, and a fingerprint of
@@ -198,13 +280,39 @@ type TokenState struct {
 	Rotated     bool       `json:"rotated"`
 }
 
-// DeploymentState is one Deployment.
+// DeploymentState is one Deployment, with the code it runs.
 type DeploymentState struct {
-	ID          string `json:"id"`
-	Name        string `json:"name"`
-	Description string `json:"description"`
-	Status      string `json:"status"`
-	WorkspaceID string `json:"workspaceId"`
+	ID                 string        `json:"id"`
+	Name               string        `json:"name"`
+	Description        string        `json:"description"`
+	Status             string        `json:"status"`
+	WorkspaceID        string        `json:"workspaceId"`
+	IsDagDeployEnabled bool          `json:"isDagDeployEnabled"`
+	DagTarballVersion  string        `json:"dagTarballVersion,omitempty"`
+	ImageDigest        string        `json:"imageDigest,omitempty"`
+	Deploys            []DeployState `json:"deploys,omitempty"`
+}
+
+// DeployState is one deploy of a Deployment; Files are the entries of its
+// finalized DAG bundle.
+type DeployState struct {
+	ID                string   `json:"id"`
+	Type              string   `json:"type"`
+	Status            string   `json:"status"`
+	CommitSHA         string   `json:"commitSha,omitempty"`
+	Branch            string   `json:"branch,omitempty"`
+	DagTarballVersion string   `json:"dagTarballVersion,omitempty"`
+	Files             []string `json:"files,omitempty"`
+}
+
+// GitHubDeploymentState is one GitHub deployment and its statuses' states,
+// oldest first.
+type GitHubDeploymentState struct {
+	ID             int64    `json:"id"`
+	Ref            string   `json:"ref"`
+	Environment    string   `json:"environment"`
+	States         []string `json:"states"`
+	EnvironmentURL string   `json:"environmentUrl,omitempty"`
 }
 
 // Snapshot returns the state.
@@ -219,8 +327,27 @@ func (s *Sandbox) Snapshot() State {
 		st.Tokens = append(st.Tokens, ts)
 	}
 	for _, d := range s.Astro.Deployments() {
-		st.Deployments = append(st.Deployments, DeploymentState{ID: d.ID, Name: d.Name, Description: d.Description, Status: d.Status, WorkspaceID: d.WorkspaceID})
+		ds := DeploymentState{ID: d.ID, Name: d.Name, Description: d.Description, Status: d.Status, WorkspaceID: d.WorkspaceID, IsDagDeployEnabled: d.IsDagDeployEnabled}
+		if c, ok := s.Astro.Code(d.ID); ok {
+			ds.DagTarballVersion, ds.ImageDigest = c.DagTarballVersion, c.ImageDigest
+		}
+		for _, dp := range s.Astro.Deploys(d.ID) {
+			ds.Deploys = append(ds.Deploys, DeployState{ID: dp.ID, Type: dp.Type, Status: dp.Status, CommitSHA: dp.CommitSHA, Branch: dp.Branch,
+				DagTarballVersion: dp.DagTarballVersion, Files: bundleEntries(dp.Tarball)})
+		}
+		st.Deployments = append(st.Deployments, ds)
 	}
+	for _, d := range s.GitHub.Deployments(GitHubOwner, GitHubRepo) {
+		gd := GitHubDeploymentState{ID: d.ID, Ref: d.Ref, Environment: d.Environment, States: []string{}}
+		for _, x := range d.Statuses {
+			gd.States = append(gd.States, x.State)
+			if x.EnvironmentURL != "" {
+				gd.EnvironmentURL = x.EnvironmentURL
+			}
+		}
+		st.GitHubDeployments = append(st.GitHubDeployments, gd)
+	}
+	st.GitHubComments = s.GitHub.Comments(GitHubOwner, GitHubRepo, 42)
 	for _, scope := range s.githubScopes() {
 		for _, name := range s.GitHub.SecretNames(scope) {
 			info, ok := s.GitHub.Secret(scope, name)
@@ -278,6 +405,28 @@ func (s *Sandbox) githubScopes() []string {
 		scopes = append(scopes, "env:"+repo+"/"+env)
 	}
 	return scopes
+}
+
+// bundleEntries lists the entries of a gzipped DAG bundle (nil for none,
+// or for what is not one).
+func bundleEntries(tgz []byte) []string {
+	if len(tgz) == 0 {
+		return nil
+	}
+	zr, err := gzip.NewReader(bytes.NewReader(tgz))
+	if err != nil {
+		return nil
+	}
+	tr := tar.NewReader(zr)
+	var names []string
+	for len(names) < 10_000 {
+		h, err := tr.Next()
+		if err != nil {
+			break
+		}
+		names = append(names, h.Name)
+	}
+	return names
 }
 
 func randomHex(n int) string {

@@ -8,9 +8,12 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/astro-ci/astro-ci/internal/cli"
 )
 
 func TestSandboxServesSeededFakes(t *testing.T) {
@@ -97,5 +100,62 @@ func TestMainServeStateCheck(t *testing.T) {
 	cancel()
 	if code := <-done; code != 0 {
 		t.Fatalf("serve exited %d: %s", code, out.String())
+	}
+}
+
+// The sandbox serves the code-deploy pieces: astro-ci (the real CLI)
+// creates a preview whose image is a copy of production's (same digest,
+// through the registry) and whose DAGs went through the upload endpoint,
+// and records it as a GitHub deployment of the branch.
+func TestSandboxServesCodeDeploys(t *testing.T) {
+	t.Parallel()
+	var sb *Sandbox
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { sb.ServeHTTP(w, r) }))
+	defer srv.Close()
+	sb = New(srv.URL, Options{DeploymentReadyAfter: -1})
+	project := t.TempDir()
+	if err := os.MkdirAll(filepath.Join(project, "dags"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(project, "dags", "orders.py"), []byte("x = 1\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	env := map[string]string{"GITHUB_ACTIONS": "true", "GITHUB_EVENT_NAME": "workflow_dispatch", "GITHUB_REPOSITORY": GitHubOwner + "/" + GitHubRepo}
+	for k, v := range sb.Env {
+		env[k] = v
+	}
+	var out, errb bytes.Buffer
+	noWait := func(ctx context.Context, _ time.Duration) error { return ctx.Err() }
+	code := cli.Main{Sleep: noWait}.Run(context.Background(), []string{"preview", "create", "--base-deployment", "production", "--branch", "feature/orders-dag", "--project-dir", project}, env, &out, &errb)
+	if code != 0 {
+		t.Fatalf("exit %d\n%s\n%s", code, out.String(), errb.String())
+	}
+	st := sb.Snapshot()
+	var prod, prev DeploymentState
+	for _, d := range st.Deployments {
+		switch {
+		case d.ID == DeploymentID:
+			prod = d
+		case strings.Contains(d.Description, "[astro-ci preview "):
+			prev = d
+		}
+	}
+	if prod.ImageDigest == "" || prev.ImageDigest != prod.ImageDigest || !prev.IsDagDeployEnabled || len(prev.Deploys) != 1 ||
+		prev.Deploys[0].Type != "IMAGE_AND_DAG" || !slices.Equal(prev.Deploys[0].Files, []string{"dags/", "dags/orders.py"}) || prev.DagTarballVersion == "" {
+		t.Fatalf("production %+v\npreview %+v\n%s", prod, prev, errb.String())
+	}
+	if len(st.GitHubDeployments) != 1 || st.GitHubDeployments[0].Environment != prev.Name || !slices.Equal(st.GitHubDeployments[0].States, []string{"success"}) {
+		t.Fatalf("GitHub deployments %+v", st.GitHubDeployments)
+	}
+	b, _ := json.Marshal(st)
+	// ::add-mask:: carries the value to the runner on purpose, which hides it.
+	var shown []string
+	for _, l := range strings.Split(out.String()+errb.String(), "\n") {
+		if !strings.HasPrefix(l, "::add-mask::") {
+			shown = append(shown, l)
+		}
+	}
+	if strings.Contains(string(b), "sig=") || strings.Contains(strings.Join(shown, "\n"), "sig=") {
+		t.Fatalf("an upload URL shows:\n%s\n%s", out.String(), errb.String())
 	}
 }

@@ -23,13 +23,14 @@ unset INPUT_COMMAND
 command="${words[*]:-}"
 case "$command" in
 "token check" | "token create" | "token rotate" | "token update" | "token list" | "token delete" | \
-	"token workspace add" | "token workspace update" | "token workspace remove" | "preview create" | "preview delete" | "run" | "version") ;;
+	"token workspace add" | "token workspace update" | "token workspace remove" | "preview create" | "preview delete" | "preview prune" | \
+	"deploy" | "run" | "version") ;;
 install)
 	echo "astro-ci: command: install: nothing to run (astro-ci is on PATH for the next steps)" >&2
 	exit 0
 	;;
 *)
-	echo "::error title=astro-ci::command input: not one of: token check, token rotate, token create, token update, token list, token delete, token workspace add|update|remove, preview create, preview delete, run, version, install"
+	echo "::error title=astro-ci::command input: not one of: token check, token rotate, token create, token update, token list, token delete, token workspace add|update|remove, preview create, preview delete, preview prune, deploy, run, version, install"
 	exit 2
 	;;
 esac

@@ -14,6 +14,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"runtime"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -186,14 +187,15 @@ type sandboxProc struct {
 	url string
 }
 
-func (s *suite) startSandbox(t *testing.T) *sandboxProc {
+// startSandbox starts astro-sandbox with extra serve flags, if any.
+func (s *suite) startSandbox(t *testing.T, extra ...string) *sandboxProc {
 	t.Helper()
 	dir := t.TempDir()
 	envFile := filepath.Join(dir, "sandbox.env")
 	ctx, cancel := context.WithCancel(context.Background())
 	// The fake's clock has one-second steps and astro-ci polls every 10s
 	// while waiting: a negative delay makes new Deployments HEALTHY at once.
-	cmd := exec.CommandContext(ctx, s.sandbox, "serve", "-addr", "127.0.0.1:0", "-env-file", envFile, "-deployment-ready-after", "-1s")
+	cmd := exec.CommandContext(ctx, s.sandbox, append([]string{"serve", "-addr", "127.0.0.1:0", "-env-file", envFile, "-deployment-ready-after", "-1s"}, extra...)...)
 	var logs bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &logs, &logs
 	if err := cmd.Start(); err != nil {
@@ -859,11 +861,20 @@ func TestQuickstarts(t *testing.T) {
 		t.Parallel()
 		sb := s.startSandbox(t)
 		srv := newReleaseServer(t, release(releaseTag, platform(), s.archive, nil))
-		repo := s.newRepo(t, false, map[string]string{".github/workflows/preview.yml": s.quickstart(t, "quickstart-preview.yml", releaseSHA)})
+		repo := s.newRepo(t, false, map[string]string{".github/workflows/preview.yml": s.quickstart(t, "quickstart-preview.yml", releaseSHA),
+			"dags/orders.py": "from airflow import DAG\n"})
 		secrets, env := sb.forge()
 		env["ASTRO_CI_RELEASE_BASE_URL"] = srv.URL
 		r := run{dir: repo, payload: branchEvent("feature/orders-dag"), workflow: ".github/workflows/preview.yml", secrets: secrets, env: env,
 			localDirs: map[string]string{releaseSHA: s.releaseSrc}, path: jobPath(t), cache: t.TempDir()}
+		deploys := func() (types []string) {
+			if d, ok := deploymentNamed(sb.state(t), "preview-feature-orders-dag-72991e"); ok {
+				for _, dp := range d.Deploys {
+					types = append(types, dp.Type)
+				}
+			}
+			return types
+		}
 		preview := func() (n int) {
 			for _, d := range sb.state(t).Deployments {
 				if strings.Contains(d.Description, "[astro-ci preview") {
@@ -880,8 +891,22 @@ func TestQuickstarts(t *testing.T) {
 		}
 		mustContain(t, out, "preview-action=created")
 		assertNoSecrets(t, out, sb.secrets()...)
+		if got := deploys(); !slices.Equal(got, []string{"IMAGE_AND_DAG"}) {
+			t.Errorf("after create: deploys %v, want production's image and the DAGs", got)
+		}
 
-		r.event = "delete"
+		// A push: the DAGs again, to the same preview.
+		push := pushEvent()
+		push["ref"] = "refs/heads/feature/orders-dag"
+		r.event, r.payload = "push", push
+		out, err = s.act(t, r)
+		mustSucceed(t, out, err)
+		if got := deploys(); preview() != 1 || !slices.Equal(got, []string{"IMAGE_AND_DAG", "DAG_ONLY"}) {
+			t.Errorf("after push: %d previews, deploys %v", preview(), got)
+		}
+		assertNoSecrets(t, out, sb.secrets()...)
+
+		r.event, r.payload = "delete", branchEvent("feature/orders-dag")
 		out, err = s.act(t, r)
 		mustSucceed(t, out, err)
 		if preview() != 0 {

@@ -2,7 +2,9 @@
 //
 // act_test.go runs workflows with nektos/act on the host executor (no Docker,
 // no network) against astro-sandbox: self-rotation through `uses: ./`, the
-// preview lifecycle on create and delete events, the consumer view
+// preview lifecycle on create and delete events, previews with code (a new
+// branch's preview gets production's image and the branch's DAGs, a push
+// deploys the DAGs again; code_test.go), the consumer view
 // (`uses: astro-ci/astro-ci@<ref>` with --local-repository) for each kind of
 // ref, the release download with checksum verification from a local release
 // server, the release commit (its .release-version) pinned by SHA, by the

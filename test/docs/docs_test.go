@@ -37,7 +37,7 @@ func TestREADMECommandsExist(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, cmd := range []string{"token check", "token create", "token rotate", "token update", "token workspace", "token delete", "token list", "preview create", "preview delete", "run", "target put", "version"} {
+	for _, cmd := range []string{"token check", "token create", "token rotate", "token update", "token workspace", "token delete", "token list", "preview create", "preview delete", "preview prune", "deploy", "run", "target put", "version"} {
 		if !strings.Contains(string(readme), "astro-ci "+cmd) {
 			t.Errorf("README.md does not document astro-ci %s", cmd)
 		}

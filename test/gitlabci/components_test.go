@@ -4,9 +4,21 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
+
+	"github.com/astro-ci/astro-ci/internal/sandbox"
 )
+
+func deployment(st sandbox.State, id string) sandbox.DeploymentState {
+	for _, d := range st.Deployments {
+		if d.ID == id {
+			return d
+		}
+	}
+	return sandbox.DeploymentState{}
+}
 
 // scheduleVars: a scheduled pipeline of the default branch.
 var scheduleVars = map[string]string{"CI_PIPELINE_SOURCE": "schedule"}
@@ -125,18 +137,36 @@ func TestPreviewQuickstart(t *testing.T) {
 	if tk, ok := tokenByID(st, pv.TokenID); !ok || tk.Scope != "DEPLOYMENT" || tk.EntityID != previews[0] {
 		t.Errorf("the review-scoped token is not the preview's Deployment token: %+v", tk)
 	}
-	// The dotenv report: PREVIEW_ID and PREVIEW_URL for environment:url.
+	// With code: production's image (copied, same digest) and the
+	// repository's DAGs, in one deploy.
+	prod, code := deployment(st, w.sb["ASTRO_SANDBOX_DEPLOYMENT_ID"]), deployment(st, previews[0])
+	if len(code.Deploys) != 1 || code.Deploys[0].Type != "IMAGE_AND_DAG" || code.ImageDigest == "" || code.ImageDigest != prod.ImageDigest ||
+		!slices.Contains(code.Deploys[0].Files, "dags/orders.py") || !code.IsDagDeployEnabled {
+		t.Fatalf("preview code: %+v (production %+v)", code, prod)
+	}
+	// The dotenv report: PREVIEW_ID and PREVIEW_URL for environment:url,
+	// the deploy and whether an image build is needed.
 	env, err := os.ReadFile(filepath.Join(w.repo, ".gitlab-ci-local", "artifacts", deploy, ".gitlab-ci-reports", "dotenv", "preview.env"))
 	if err != nil {
 		t.Fatalf("dotenv report: %v\n%s", err, r.out)
 	}
-	if !strings.Contains(string(env), "PREVIEW_ID="+previews[0]) || !strings.Contains(string(env), "PREVIEW_URL=https://") {
-		t.Errorf("preview.env:\n%s", env)
+	if !strings.Contains(string(env), "PREVIEW_URL=https://") {
+		t.Errorf("preview.env lacks PREVIEW_URL:\n%s", env)
+	}
+	for _, want := range []string{"PREVIEW_ID=" + previews[0], "DEPLOY_ID=" + code.Deploys[0].ID, "DAG_TARBALL_VERSION=" + code.DagTarballVersion, "IMAGE_BUILD_REQUIRED=false"} {
+		if !strings.Contains(string(env), want+"\n") {
+			t.Errorf("preview.env lacks %s:\n%s", want, env)
+		}
 	}
 
-	// A later push: jobs of review/feature-orders-dag now receive the
-	// preview's token as ASTRO_API_TOKEN; the component acts with
-	// ASTRO_CI_API_TOKEN and finds the preview again.
+	// A later push changes the DAG: jobs of review/feature-orders-dag now
+	// receive the preview's token as ASTRO_API_TOKEN; the component acts
+	// with ASTRO_CI_API_TOKEN, finds the preview again and deploys the DAGs
+	// to it (a DAG-only deploy; no new Deployment).
+	if err := os.WriteFile(filepath.Join(w.repo, "dags", "orders.py"), []byte("from airflow import DAG  # pushed\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	// (Not committed: the pipeline includes the components at HEAD.)
 	w.syncVariables()
 	r = w.gcl(pushVars(branch, slug, "2222222222222222222222222222222222222222"))
 	if r.code != 0 || !passed(r.out, deploy) {
@@ -152,16 +182,36 @@ func TestPreviewQuickstart(t *testing.T) {
 	if n != 1 {
 		t.Fatalf("second push: %d previews, want the same one\n%s", n, dump(st))
 	}
+	code = deployment(st, previews[0])
+	if len(code.Deploys) != 2 || code.Deploys[1].Type != "DAG_ONLY" || code.Deploys[1].DagTarballVersion != code.DagTarballVersion {
+		t.Fatalf("second push: preview code %+v", code)
+	}
+	env, _ = os.ReadFile(filepath.Join(w.repo, ".gitlab-ci-local", "artifacts", deploy, ".gitlab-ci-reports", "dotenv", "preview.env"))
+	if !strings.Contains(string(env), "DEPLOY_ID="+code.Deploys[1].ID+"\n") {
+		t.Errorf("second push: preview.env is not current:\n%s", env)
+	}
+	// Schedules run the prune job, not the deploy job.
+	if r := w.gcl(scheduleVars, "--list"); !strings.Contains(r.out, "astro-ci-preview-prune") || strings.Contains(r.out, deploy+" ") {
+		t.Errorf("a scheduled pipeline lists:\n%s", r.out)
+	}
+	if r := w.gcl(pushVars(branch, slug, zeroSHA), "--list"); strings.Contains(r.out, "astro-ci-preview-prune") {
+		t.Errorf("a push pipeline lists the prune job:\n%s", r.out)
+	}
 
 	// Why ASTRO_CI_API_TOKEN: without it the stop job acts with the preview's
-	// own token, which cannot manage previews — it fails, nothing is lost.
+	// own token, which cannot manage previews — it fails, and the preview
+	// and its token stay for a rerun (preview delete removes the targets
+	// beside its look-ups, so the review variable may be gone already: no
+	// target is left holding a dead token).
 	w.syncVariables("ASTRO_CI_API_TOKEN")
 	r = w.gcl(pushVars(branch, slug, zeroSHA), stop)
-	if !failed(r.out, stop) {
+	if !failed(r.out, stop) || !strings.Contains(jobLog(r.out, stop), "a rerun finishes") {
 		t.Fatalf("stop job with the review-scoped token only: want a failure\n%s", r.out)
 	}
-	if _, ok := variable(w.state(), reviewScope, "ASTRO_API_TOKEN"); !ok {
-		t.Fatal("a failed stop job removed the review variable")
+	if st := w.state(); deployment(st, previews[0]).ID == "" {
+		t.Fatalf("a failed stop job deleted the preview:\n%s", r.out)
+	} else if _, ok := tokenByID(st, pv.TokenID); !ok {
+		t.Fatalf("a failed stop job deleted the preview's token:\n%s", r.out)
 	}
 
 	// GitLab runs the stop job (branch deleted, environment stopped,
@@ -279,8 +329,8 @@ func TestScheduledRotationExample(t *testing.T) {
 }
 
 // The preview-lifecycle example in a merge request pipeline: the preview is
-// waited for until HEALTHY; the stop job removes it. (deploy-dags needs a
-// container and the astro CLI: only listed, not run.)
+// waited for until HEALTHY, with the branch's DAGs; the stop job removes it.
+// (build-image needs Docker and the astro CLI: only listed, not run.)
 func TestPreviewLifecycleExample(t *testing.T) {
 	t.Parallel()
 	// wait: true — astro-ci polls every 10 seconds; the sandbox's previews
@@ -311,7 +361,7 @@ func TestPreviewLifecycleExample(t *testing.T) {
 	if !strings.Contains(jobLog(r.out, "astro-ci-preview"), "is HEALTHY after") {
 		t.Errorf("wait: true — no wait in the job log:\n%s", jobLog(r.out, "astro-ci-preview"))
 	}
-	if err != nil || !strings.Contains(string(env), "PREVIEW_STATUS=HEALTHY") {
+	if err != nil || !strings.Contains(string(env), "PREVIEW_STATUS=HEALTHY") || !strings.Contains(string(env), "IMAGE_BUILD_REQUIRED=false") {
 		t.Errorf("wait: true — preview.env: %v\n%s", err, env)
 	}
 	if _, ok := variable(w.state(), w.sb["ASTRO_SANDBOX_GITLAB_PROJECT"]+" [review/"+slug+"]", "ASTRO_API_TOKEN"); !ok {
@@ -319,7 +369,7 @@ func TestPreviewLifecycleExample(t *testing.T) {
 	}
 
 	r = w.gcl(mr, append(unset, "--list")...)
-	for _, job := range []string{"astro-ci-preview", "astro-ci-preview-stop", "deploy-dags"} {
+	for _, job := range []string{"astro-ci-preview", "astro-ci-preview-stop", "build-image"} {
 		if !strings.Contains(r.out, job) {
 			t.Errorf("merge request pipeline does not list %s:\n%s", job, r.out)
 		}

@@ -217,20 +217,21 @@ func newWorld(t *testing.T, example string) *world {
 	t.Helper()
 	tl := needTools(t)
 	w := &world{t: t, tools: tl, home: t.TempDir(), leaks: newLeaks(t)}
-	w.sb = startSandbox(t, tl.bin)
+	w.repo = newRepo(t, example)
+	// production's image was built from the repository's commit.
+	w.sb = startSandbox(t, tl.bin, "-base-image-commit", git(t, w.repo, "rev-parse", "HEAD"))
 	for _, k := range []string{"ASTRO_API_TOKEN", "ASTRO_CI_GITLAB_TOKEN", "ASTRO_CI_GITHUB_TOKEN", "ASTRO_SANDBOX_DEPLOY_TOKEN"} {
 		w.leaks.secret(k, w.sb[k])
 	}
 	w.extraVars = map[string]string{"ASTRO_CI_GITLAB_TOKEN": w.sb["ASTRO_CI_GITLAB_TOKEN"]}
-	w.repo = newRepo(t, example)
 	return w
 }
 
-func startSandbox(t *testing.T, bin string) map[string]string {
+func startSandbox(t *testing.T, bin string, extra ...string) map[string]string {
 	t.Helper()
 	dir := t.TempDir()
 	envFile := filepath.Join(dir, "sandbox.env")
-	cmd := exec.Command(filepath.Join(bin, "astro-sandbox"), "serve", "-env-file", envFile, "-deployment-ready-after", "1s")
+	cmd := exec.Command(filepath.Join(bin, "astro-sandbox"), append([]string{"serve", "-env-file", envFile, "-deployment-ready-after", "1s"}, extra...)...)
 	var out bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &out
 	if err := cmd.Start(); err != nil {
@@ -270,8 +271,8 @@ func git(t *testing.T, dir string, args ...string) string {
 }
 
 // newRepo makes the component project as gitlab-ci-local sees it: remote
-// astro-ci/astro-ci, templates/ committed, the example (with the component
-// ref rewritten to HEAD) as .gitlab-ci.yml.
+// astro-ci/astro-ci, templates/ and an Astro project's dags/ committed, the
+// example (with the component ref rewritten to HEAD) as .gitlab-ci.yml.
 func newRepo(t *testing.T, example string) string {
 	t.Helper()
 	dir := t.TempDir()
@@ -300,7 +301,15 @@ func newRepo(t *testing.T, example string) string {
 			t.Fatal(err)
 		}
 	}
-	git(t, dir, "add", "templates")
+	// The Astro project of the pipeline: its DAG folder, which the preview
+	// component deploys.
+	if err := os.MkdirAll(filepath.Join(dir, "dags"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "dags", "orders.py"), []byte("from airflow import DAG\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	git(t, dir, "add", "templates", "dags")
 	git(t, dir, "commit", "-q", "-m", "components")
 	sha := git(t, dir, "rev-parse", "HEAD")
 	// A default branch, so gitlab-ci-local sets CI_DEFAULT_BRANCH quietly.
