@@ -242,23 +242,31 @@ func (s *Store) preflightSecret(ctx context.Context, t target.Target, current *s
 	if _, err := s.rand.Read(val); err != nil {
 		return &stepError{step: stepLocal, err: fmt.Errorf("reading randomness: %w", err)}
 	}
-	if _, err := s.put(ctx, canary, secret.New(hex.EncodeToString(val))); err != nil {
+	// The delete runs even when the run was just stopped (a signal): a
+	// canary must not outlive the preflight that made it. Two tries, each
+	// with half the time: a request that hangs (the connection a signal
+	// caught mid-way) does not keep the canary.
+	deleteCanary := func() error {
+		var err error
+		for try := 0; try < 2; try++ {
+			dctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), canaryCleanup/2)
+			err = s.delete(dctx, canary)
+			cancel()
+			if err == nil {
+				break
+			}
+		}
 		return err
 	}
-	// The delete runs even when the run was just stopped (a signal): a
-	// canary must not outlive the preflight that made it.
-	// Two tries, each with half the time: a request that hangs (the
-	// connection a signal caught mid-way) does not keep the canary.
-	var err error
-	for try := 0; try < 2; try++ {
-		dctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), canaryCleanup/2)
-		err = s.delete(dctx, canary)
-		cancel()
-		if err == nil {
-			break
+	if _, err := s.put(ctx, canary, secret.New(hex.EncodeToString(val))); err != nil {
+		// The write may have landed before its answer was lost (or the run
+		// was stopped while it was in flight): remove it all the same.
+		if st := statusOf(err); ctx.Err() != nil || st == 0 || st >= 500 {
+			_ = deleteCanary()
 		}
+		return err
 	}
-	if err != nil {
+	if err := deleteCanary(); err != nil {
 		var se *stepError
 		if errors.As(err, &se) {
 			se.note = "the preflight canary secret " + canary.Name + " was left behind; delete it by hand"
