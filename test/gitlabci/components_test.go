@@ -199,14 +199,16 @@ func TestPreviewQuickstart(t *testing.T) {
 	}
 
 	// Why ASTRO_CI_API_TOKEN: without it the stop job acts with the preview's
-	// own token, which cannot manage previews — it fails, and the preview
-	// and its token stay for a rerun (preview delete removes the targets
-	// beside its look-ups, so the review variable may be gone already: no
-	// target is left holding a dead token).
+	// own token, which cannot manage previews — it fails before it changes
+	// anything: the preview, its token and the review variable that holds
+	// it all stay for a rerun.
 	w.syncVariables("ASTRO_CI_API_TOKEN")
 	r = w.gcl(pushVars(branch, slug, zeroSHA), stop)
-	if !failed(r.out, stop) || !strings.Contains(jobLog(r.out, stop), "a rerun finishes") {
+	if !failed(r.out, stop) || !strings.Contains(jobLog(r.out, stop), "nothing was changed") {
 		t.Fatalf("stop job with the review-scoped token only: want a failure\n%s", r.out)
+	}
+	if _, ok := variable(w.state(), reviewScope, "ASTRO_API_TOKEN"); !ok {
+		t.Fatal("a failed stop job removed the review variable")
 	}
 	if st := w.state(); deployment(st, previews[0]).ID == "" {
 		t.Fatalf("a failed stop job deleted the preview:\n%s", r.out)
