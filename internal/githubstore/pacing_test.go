@@ -265,3 +265,37 @@ func TestLimitAnswerPausesEveryRequest(t *testing.T) {
 		t.Errorf("log %q", got)
 	}
 }
+
+// A rotation that creates a job's handful of secrets is not held back: the
+// content budget's burst lets eight creations go at once (80 a minute
+// allows that in any window), so five new secrets cost no wait, where a
+// burst of two seconds' worth (2.6 creations) held the third for a third
+// of a second.
+func TestFewCreationsGoAtOnce(t *testing.T) {
+	t.Parallel()
+	sim := pace.NewSim(time.Date(2026, 3, 4, 5, 6, 7, 0, time.UTC))
+	f := newFixtureWith(t, func(o *githubfake.Options) {
+		o.Now = sim.Now
+		o.Limits = githubfake.DocumentedLimits()
+	})
+	var ts []target.Target
+	for i := range 5 {
+		repo := fmt.Sprintf("new-%d", i)
+		f.fake.AddRepo("acme", repo, true)
+		ts = append(ts, mustParse(t, "github://acme/"+repo+"/secrets/ASTRO_API_TOKEN"))
+	}
+	s := f.store(t, func(c *Config) { c.Now, c.Sleep = sim.Now, sim.Sleep })
+	sim.Attach(s.pacer)
+	fo := &target.Fanout{Stores: map[target.Scheme]target.Store{target.GitHub: s}, Sleep: sim.Sleep, Now: sim.Now}
+	if err := target.Err(fo.Preflight(t.Context(), ts, target.Proof{ByRead: true})); err != nil {
+		t.Fatal(err)
+	}
+	before := s.PaceStats()
+	if err := target.Err(fo.Put(t.Context(), ts, secret.New(secretValue))); err != nil {
+		t.Fatal(err)
+	}
+	if d := s.PaceStats().Sub(before); d.Waited != 0 || d.HeldAny() != 0 {
+		key, held := d.Binding()
+		t.Fatalf("%d of 5 creations waited, for %v (%s)", d.Waited, held, key)
+	}
+}
