@@ -299,3 +299,36 @@ func TestFewCreationsGoAtOnce(t *testing.T) {
 		t.Fatalf("%d of 5 creations waited, for %v (%s)", d.Waited, held, key)
 	}
 }
+
+// A fan-out to a dozen existing secrets (a job's usual targets) starts high
+// and waits for nothing: an endpoint's burst is a tenth of its points (90,
+// eighteen writes), where two seconds' worth (29, five writes) held ten
+// writes back for 1.5 s.
+func TestSmallFanoutIsNotPaced(t *testing.T) {
+	t.Parallel()
+	sim := pace.NewSim(time.Date(2026, 3, 4, 5, 6, 7, 0, time.UTC))
+	f := newFixtureWith(t, func(o *githubfake.Options) {
+		o.Now = sim.Now
+		o.Limits = githubfake.DocumentedLimits()
+	})
+	var ts []target.Target
+	for i := range 15 {
+		repo := fmt.Sprintf("svc-%02d", i)
+		f.fake.AddRepo("acme", repo, true)
+		f.fake.AddSecret("repo:acme/"+repo, "ASTRO_API_TOKEN", "old")
+		ts = append(ts, mustParse(t, "github://acme/"+repo+"/secrets/ASTRO_API_TOKEN"))
+	}
+	s := f.store(t, func(c *Config) { c.Now, c.Sleep = sim.Now, sim.Sleep })
+	sim.Attach(s.pacer)
+	fo := &target.Fanout{Stores: map[target.Scheme]target.Store{target.GitHub: s}, Sleep: sim.Sleep, Now: sim.Now}
+	if err := target.Err(fo.Preflight(t.Context(), ts, target.Proof{ByRead: true})); err != nil {
+		t.Fatal(err)
+	}
+	if err := target.Err(fo.Put(t.Context(), ts, secret.New(secretValue))); err != nil {
+		t.Fatal(err)
+	}
+	if d := s.PaceStats(); d.Waited != 0 || d.HeldAny() != 0 {
+		key, held := d.Binding()
+		t.Fatalf("%d requests waited, for %v (%s)", d.Waited, held, key)
+	}
+}
