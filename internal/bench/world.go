@@ -53,19 +53,23 @@ type Options struct {
 	Latency time.Duration
 	// Now is the fakes' clock and the CLI's; default time.Now.
 	Now func() time.Time
-	// Sleep is the CLI's pauses and the latency proxy's delay; default a
-	// real sleep.
+	// Sleep is the CLI's pauses; default a real sleep.
 	Sleep func(ctx context.Context, d time.Duration) error
+	// DelaySleep is the latency proxy's; default a real sleep.
+	DelaySleep func(ctx context.Context, d time.Duration) error
 	// Check wraps each fake's handler (e.g. contract validation); nil
 	// passes it through.
 	Check func(label string, h http.Handler) http.Handler
 	// GitHubLimits are the secondary limits the GitHub fake enforces.
 	GitHubLimits githubfake.SecondaryLimits
-	// TLS serves every fake over HTTPS (httptest's certificate), HTTP/2
-	// offered; the CLI must then trust that certificate.
-	TLS bool
+	// TLS serves every fake over HTTPS (httptest's certificate); the CLI
+	// must then trust that certificate. HTTP2 offers HTTP/2 there too.
+	TLS, HTTP2 bool
 	// Accepted, when set, is told of every connection a server accepts.
 	Accepted func(label string)
+	// Touch, when set, is called as each request arrives and as its
+	// answer leaves (a virtual clock's events).
+	Touch func()
 }
 
 // World is the three fakes behind the latency proxy and one recorder.
@@ -99,6 +103,9 @@ func NewWorld(o Options) *World {
 	}
 	if o.Sleep == nil {
 		o.Sleep = realSleep
+	}
+	if o.DelaySleep == nil {
+		o.DelaySleep = realSleep
 	}
 	w := &World{Gate: &fakegate.Recorder{}, Env: map[string]string{}, opts: o}
 	w.Astro = astrofake.New(astrofake.Options{Now: o.Now, DeploymentReadyAfter: time.Minute})
@@ -142,7 +149,15 @@ func (w *World) serve(label string, fake http.Handler) string {
 	if w.opts.Check != nil {
 		h = w.opts.Check(label, h)
 	}
-	h = w.Gate.Wrap(label, Delay(h, w.opts.Latency, w.opts.Sleep))
+	h = w.Gate.Wrap(label, Delay(h, w.opts.Latency, w.opts.DelaySleep))
+	if touch := w.opts.Touch; touch != nil {
+		next := h
+		h = http.HandlerFunc(func(rw http.ResponseWriter, r *http.Request) {
+			touch()
+			defer touch()
+			next.ServeHTTP(rw, r)
+		})
+	}
 	srv := httptest.NewUnstartedServer(h)
 	if w.opts.Accepted != nil {
 		srv.Config.ConnState = func(_ net.Conn, s http.ConnState) {
@@ -152,7 +167,7 @@ func (w *World) serve(label string, fake http.Handler) string {
 		}
 	}
 	if w.opts.TLS {
-		srv.EnableHTTP2 = true
+		srv.EnableHTTP2 = w.opts.HTTP2
 		srv.StartTLS()
 	} else {
 		srv.Start()
