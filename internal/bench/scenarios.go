@@ -47,9 +47,9 @@ func rotate(targets ...string) []string {
 	return args
 }
 
-func seedRepo(w *World)   { w.GitHub.AddSecret("repo:acme/app", "ASTRO_API_TOKEN", "old") }
-func seedWeb(w *World)    { w.GitHub.AddSecret("repo:acme/web", "ASTRO_API_TOKEN", "old") }
-func seedEnv(w *World)    { w.GitHub.AddSecret("env:acme/app/production", "ASTRO_API_TOKEN", "old") }
+func seedRepo(w *World) { w.GitHub.AddSecret("repo:acme/app", "ASTRO_API_TOKEN", "old") }
+func seedWeb(w *World)  { w.GitHub.AddSecret("repo:acme/web", "ASTRO_API_TOKEN", "old") }
+func seedEnv(w *World)  { w.GitHub.AddSecret("env:acme/app/production", "ASTRO_API_TOKEN", "old") }
 func seedProject(w *World) {
 	w.GitLab.SetProjectVariable("acme/data/airflow-dags", gitlabfake.Variable{Key: "ASTRO_API_TOKEN", Value: "old-value-0123456789", Masked: true, EnvironmentScope: "*"})
 }
@@ -120,11 +120,11 @@ func Scenarios() []Scenario {
 			Why: overlapWhy + "; targets: repository secrets of acme/app and acme/web, an environment secret, a GitLab project and a group variable. " +
 				"Every preflight read goes at once, and so do the writes, except that a group variable is read again right before its PUT: " +
 				"GitLab's group PUT whose filter matches nothing updates the key's variable in another scope, so only a fresh read makes the PUT safe (one more round trip)",
-			Setup:  seeds(seedRepo, seedWeb, seedEnv, seedProject, seedGroup), Args: rotate(five...),
+			Setup: seeds(seedRepo, seedWeb, seedEnv, seedProject, seedGroup), Args: rotate(five...),
 			Rounds: overlap(fivePre, join(ghPuts, Round{projectPut, groupGet}), Round{groupPut})},
 		{Name: "overlap self-rotation → 5 targets on both forges, absent", IssueNow: 13, IssueMin: 8, Min: 6,
-			Why:    overlapWhy + "; the same five targets, none there yet: the preflight reads say so, and every write is one request (GitLab: POST)",
-			Setup:  seeds(), Args: rotate(five...),
+			Why:   overlapWhy + "; the same five targets, none there yet: the preflight reads say so, and every write is one request (GitLab: POST)",
+			Setup: seeds(), Args: rotate(five...),
 			Rounds: overlap(fivePre, join(ghPuts, Round{projectPost, groupPost}))},
 		{Name: "--strategy rotate → 1 GitHub secret", IssueNow: 6, IssueMin: 4, Min: 4,
 			Why: "plan (read the token) ∥ the public key → write the current value back (preflight by write: after the rotate a write refused would leave a dead value) → rotate (needs the preflight) → " +
@@ -134,8 +134,11 @@ func Scenarios() []Scenario {
 		{Name: "preview create with an environment-secret token target", IssueNow: 14, IssueMin: 10, Min: 9,
 			Why: "the base ∥ the repository, environment and key (preflight by write: the token is new, nothing else holds it) → the branch's previews ∥ a canary PUT → the canary's DELETE → " +
 				"create the Deployment (needs both) → list the branch's previews again (runs that create at once converge on one) → create its token → prove it ∥ list the Deployment's tokens (creates converge) → write → commit",
-			Setup: func(_ context.Context, w *World) error { w.GitHub.AddEnvironment("acme", "app", PreviewEnv); return nil },
-			Args:  []string{"preview", "create", "--base-deployment", BaseID, "--branch", PreviewBranch, "--token-target", PreviewTarget},
+			Setup: func(_ context.Context, w *World) error {
+				w.GitHub.AddEnvironment("acme", "app", PreviewEnv)
+				return nil
+			},
+			Args: []string{"preview", "create", "--base-deployment", BaseID, "--branch", PreviewBranch, "--token-target", PreviewTarget},
 			Rounds: []Round{
 				{getDep, prvSecret.repoGet(), prvEnvGet, prvSecret.key()},
 				{listDeps, gh("PUT", canary)},
