@@ -39,7 +39,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	fs.StringVar(&cfg.bin, "bin", "bin/astro-ci", "the release build of astro-ci to measure start-up with (make build)")
 	fs.StringVar(&cfg.out, "out", "docs/BENCHMARKS.md", "where to write the report")
 	fs.StringVar(&cfg.root, "root", ".", "the repository root (for test/act)")
-	fs.IntVar(&cfg.runs, "runs", 7, "runs per operation (the median is reported)")
+	fs.IntVar(&cfg.runs, "runs", 11, "runs per operation (the median is reported)")
 	fs.IntVar(&cfg.starts, "starts", 30, "runs per start-up measure")
 	fs.DurationVar(&cfg.latency, "latency", 20*time.Millisecond, "latency added to every request of the operations")
 	fs.DurationVar(&cfg.fanLatency, "fanout-latency", 50*time.Millisecond, "latency added to every request of the fan-out")

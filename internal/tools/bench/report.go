@@ -142,6 +142,7 @@ func (r *report) markdown() string {
 			ms(row.Loop.Wall), ms(row.Paced.Floor), row.Paced.GitHubRequests, row.Paced.Limited, row.Loop.Limited, mark(row.Paced.Limited+row.Loop.Limited == 0),
 			ms(row.Paced.Real+row.Loop.Real))
 	}
+	p("\nA ratio below 1 means the budget does not bind at that N: the run is at its chain (6 round trips, 6 × L).\n")
 	p("\nWhat the paced runs said about pacing:\n\n")
 	for _, row := range r.Fanout {
 		for _, l := range row.Paced.PacingLog {
@@ -160,9 +161,10 @@ func (r *report) markdown() string {
 	p("| measure | figure | target |\n|---|---:|---|\n")
 	p("| binary size | %s | ≤ 12 MiB %s |\n", mib(s.Size), mark(s.Size <= maxBinary))
 	p("| `astro-ci version`, median wall (min) | %s (%s) | |\n", ms(s.Version.Median), ms(s.Version.Min))
+	p("| a Go program that prints one line, built the same way: this machine's floor | %s (%s) | |\n", ms(s.Hello.Median), ms(s.Hello.Min))
 	p("| `astro-ci token check`, median wall (min) | %s (%s) | |\n", ms(s.Check.Median), ms(s.Check.Min))
 	p("| peak RSS, `version` / `token check` | %s / %s | ≤ 20 MiB %s |\n", mib(s.Version.PeakRSS), mib(s.Check.PeakRSS), mark(max(s.Version.PeakRSS, s.Check.PeakRSS) <= maxRSS))
-	p("| runs that left a process behind | %d of %d | 0 %s |\n\n", s.Leftover, 2*s.Version.Runs+2, mark(s.Leftover == 0))
+	p("| runs that left a process behind | %d of %d | 0 %s |\n\n", s.Leftover, 3*s.Version.Runs+3, mark(s.Leftover == 0))
 
 	p("## The action under act, download path\n\n")
 	if r.Act.Skipped != "" {

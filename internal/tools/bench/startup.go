@@ -22,6 +22,9 @@ type startupFigures struct {
 	Size    int64
 	Version startRuns
 	Check   startRuns
+	// Hello is a Go program that prints one line, built the same way: the
+	// machine's floor for starting a Go binary.
+	Hello startRuns
 	// Leftover counts runs after which a process of the run's process
 	// group was still alive.
 	Leftover int
@@ -45,6 +48,9 @@ func measureStartup(ctx context.Context, cfg config) (startupFigures, error) {
 	defer w.Close()
 	env := []string{"PATH=" + os.Getenv("PATH"), "HOME=" + os.TempDir()}
 	if f.Version, err = startMany(ctx, cfg, env, &f.Leftover, "version"); err != nil {
+		return f, err
+	}
+	if f.Hello, err = helloRuns(ctx, cfg, env, &f.Leftover); err != nil {
 		return f, err
 	}
 	checkEnv := append(slices.Clone(env), "ASTRO_API_URL="+w.Env["ASTRO_API_URL"], "ASTRO_API_TOKEN="+w.Env["ASTRO_API_TOKEN"])
@@ -121,4 +127,31 @@ func peakRSS(ctx context.Context, cfg config, env []string, args ...string) (int
 		peak = max(peak, kib*1024)
 	}
 	return peak, nil
+}
+
+// helloRuns builds a one-line Go program like make build builds astro-ci
+// and times it like astro-ci.
+func helloRuns(ctx context.Context, cfg config, env []string, leftover *int) (startRuns, error) {
+	dir, err := os.MkdirTemp("", "astro-ci-bench-hello-")
+	if err != nil {
+		return startRuns{}, err
+	}
+	defer os.RemoveAll(dir)
+	src := "package main\n\nimport \"fmt\"\n\nfunc main() { fmt.Println(\"hello\") }\n"
+	if err := os.WriteFile(filepath.Join(dir, "main.go"), []byte(src), 0o644); err != nil {
+		return startRuns{}, err
+	}
+	if err := os.WriteFile(filepath.Join(dir, "go.mod"), []byte("module hello\n\ngo 1.21\n"), 0o644); err != nil {
+		return startRuns{}, err
+	}
+	bin := filepath.Join(dir, "hello")
+	build := exec.CommandContext(ctx, "go", "build", "-trimpath", "-ldflags", "-s -w", "-o", bin, ".")
+	build.Dir = dir
+	build.Env = append(os.Environ(), "CGO_ENABLED=0", "GOFLAGS=", "GOWORK=off")
+	if out, err := build.CombinedOutput(); err != nil {
+		return startRuns{}, fmt.Errorf("building the hello program: %v\n%s", err, out)
+	}
+	hc := cfg
+	hc.bin = bin
+	return startMany(ctx, hc, env, leftover)
 }
