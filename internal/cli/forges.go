@@ -23,9 +23,13 @@ func (r *runner) forgeStores() (map[target.Scheme]target.Store, error) {
 		ghToken = c.GitHubTokenFallback
 	}
 	if c.GitHubAppID != "" || !ghToken.IsZero() {
+		concurrency := githubstore.MaxConcurrency
+		if g := r.global; g != nil && g.ghConcurrency > 0 {
+			concurrency = g.ghConcurrency
+		}
 		cfg := githubstore.Config{
 			BaseURL:    firstNonEmpty(c.GitHubAPIURLOverride, c.GitHubAPIURL),
-			HTTPClient: r.httpClient(),
+			HTTPClient: r.forgeClient(concurrency),
 			Rand:       r.m.Rand,
 			Now:        r.now,
 			Sleep:      r.m.Sleep,
@@ -57,7 +61,7 @@ func (r *runner) forgeStores() (map[target.Scheme]target.Store, error) {
 		s, err := gitlabstore.New(gitlabstore.Config{
 			BaseURL:    firstNonEmpty(c.GitLabAPIURLOverride, c.GitLabAPIURL),
 			Token:      glToken,
-			HTTPClient: r.httpClient(),
+			HTTPClient: r.forgeClient(gitlabstore.DefaultConcurrency),
 			Rand:       r.m.Rand,
 			Now:        r.now,
 			Sleep:      r.m.Sleep,
