@@ -11,10 +11,11 @@ import (
 )
 
 // Issue 13 item 2: a rotation's fan-out to many GitHub secrets over the
-// CLI's one shared client (its production transport: Main.HTTPClient is
-// nil) opens at most one connection per concurrency slot per host — keep-
-// alive connections are reused, none is opened only to be dropped — and
-// speaks HTTP/2 wherever the server offers it.
+// CLI's own clients (the production transports: Main.HTTPClient is nil)
+// opens at most one connection per concurrency slot per host — keep-alive
+// connections are reused, none is dialled only to sit idle — and speaks
+// HTTP/2 wherever the server offers it. Run it with -race too: a slow
+// machine is where extra dials showed.
 func TestConnectionsPerSlot(t *testing.T) {
 	t.Parallel()
 	const n, slots = 60, 8
