@@ -19,7 +19,6 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
-	"sort"
 	"strings"
 	"sync"
 	"time"
@@ -210,16 +209,6 @@ func (w *World) Run(ctx context.Context, extra map[string]string, args ...string
 	code := m.Run(ctx, args, env, &stdout, &stderr)
 	wall := time.Since(start)
 	return Result{Code: code, Stdout: stdout.String(), Stderr: stderr.String(), Entries: w.Gate.Entries()[n0:], Wall: wall}
-}
-
-// Requests lists entries as "label METHOD path", sorted: the request set.
-func Requests(es []fakegate.Entry) []string {
-	out := make([]string, 0, len(es))
-	for _, e := range es {
-		out = append(out, e.String())
-	}
-	sort.Strings(out)
-	return out
 }
 
 func realSleep(ctx context.Context, d time.Duration) error {
