@@ -11,7 +11,7 @@ export CGO_ENABLED ?= 0
 # The container image make image builds (podman; no Docker engine needed).
 IMAGE ?= localhost/astro-ci:dev
 
-.PHONY: build test test-short fuzz lint demo bench image image-test release-snapshot tools clean help
+.PHONY: build test test-short fuzz lint demo bench bench-go image image-test release-snapshot tools clean help
 
 build: ## static binaries in bin/
 	$(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN)/astro-ci ./cmd/astro-ci
@@ -34,7 +34,11 @@ lint: ## go vet, gofmt, golangci-lint, shellcheck, actionlint, GitLab CI schema,
 demo: build ## the real binary against the local sandbox
 	./scripts/demo.sh
 
-bench: ## benchmarks (compare ratios within one run; timings are noisy)
+bench: build ## docs/BENCHMARKS.md: chains, wall at 20 ms latency, paced fan-out, start-up, the action under act (a few minutes)
+	scripts/tools.sh runners
+	$(GO) run ./internal/tools/bench -bin $(BIN)/astro-ci -out docs/BENCHMARKS.md
+
+bench-go: ## the Go micro-benchmarks (compare ratios within one run; timings are noisy)
 	$(GO) test -run '^$$' -bench . -benchmem -count=1 ./...
 
 image: ## the container image from Dockerfile, built offline with podman

@@ -153,13 +153,33 @@ func (b *endOnClose) Close() error {
 	return b.ReadCloser.Close()
 }
 
-// httpClient is the one client every API of the run shares (connections are
-// reused): the injected one or a fresh one on the default transport, with a
-// per-request timeout and the activity tracking.
+// httpClient is the client of Astro's API: the injected one or a fresh one
+// on a keep-alive transport, with a per-request timeout and the activity
+// tracking.
 func (r *runner) httpClient() *http.Client {
-	if r.hc != nil {
-		return r.hc
+	if r.hc == nil {
+		r.hc = r.newClient(githubstore.MaxConcurrency)
 	}
+	return r.hc
+}
+
+// forgeClient is the client of a forge whose store keeps at most n
+// requests in flight: the injected one, or one whose transport holds at
+// most n connections per host. Sized to the store's own bound, a request
+// let go by the store's pacer waits for a connection coming back rather
+// than dialling one more: without it, a connection handed to a request
+// that was still waiting for its own dial left that dial's connection
+// idle and the next request dialling again (13 connections for 8 slots
+// over TLS on a slow machine). The forges' hosts are not Astro's, so
+// nothing is lost by not sharing Astro's pool.
+func (r *runner) forgeClient(n int) *http.Client {
+	if r.m.HTTPClient != nil {
+		return r.httpClient()
+	}
+	return r.newClient(n)
+}
+
+func (r *runner) newClient(n int) *http.Client {
 	c := http.Client{}
 	if r.m.HTTPClient != nil {
 		c = *r.m.HTTPClient
@@ -169,13 +189,12 @@ func (r *runner) httpClient() *http.Client {
 	}
 	next := c.Transport
 	if next == nil {
-		// Keep-alive connections for every request a fan-out has in flight
-		// (GitHub allows 100), HTTP/2 where the server offers it.
-		next = pace.NewHTTPTransport(githubstore.MaxConcurrency)
+		// Keep-alive connections for every request in flight, HTTP/2 where
+		// the server offers it.
+		next = pace.NewHTTPTransport(n)
 	}
 	c.Transport = &trackingTransport{next: next, act: &r.act}
-	r.hc = &c
-	return r.hc
+	return &c
 }
 
 // sleep is the pause between retries and polls every engine gets: the

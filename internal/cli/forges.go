@@ -6,6 +6,7 @@ import (
 
 	"github.com/astro-ci/astro-ci/internal/githubstore"
 	"github.com/astro-ci/astro-ci/internal/gitlabstore"
+	"github.com/astro-ci/astro-ci/internal/pace"
 	"github.com/astro-ci/astro-ci/internal/secret"
 	"github.com/astro-ci/astro-ci/internal/target"
 	"github.com/astro-ci/astro-ci/internal/version"
@@ -22,9 +23,13 @@ func (r *runner) forgeStores() (map[target.Scheme]target.Store, error) {
 		ghToken = c.GitHubTokenFallback
 	}
 	if c.GitHubAppID != "" || !ghToken.IsZero() {
+		concurrency := githubstore.MaxConcurrency
+		if g := r.global; g != nil && g.ghConcurrency > 0 {
+			concurrency = g.ghConcurrency
+		}
 		cfg := githubstore.Config{
 			BaseURL:    firstNonEmpty(c.GitHubAPIURLOverride, c.GitHubAPIURL),
-			HTTPClient: r.httpClient(),
+			HTTPClient: r.forgeClient(concurrency),
 			Rand:       r.m.Rand,
 			Now:        r.now,
 			Sleep:      r.m.Sleep,
@@ -56,13 +61,15 @@ func (r *runner) forgeStores() (map[target.Scheme]target.Store, error) {
 		s, err := gitlabstore.New(gitlabstore.Config{
 			BaseURL:    firstNonEmpty(c.GitLabAPIURLOverride, c.GitLabAPIURL),
 			Token:      glToken,
-			HTTPClient: r.httpClient(),
+			HTTPClient: r.forgeClient(gitlabstore.DefaultConcurrency),
 			Rand:       r.m.Rand,
+			Now:        r.now,
+			Sleep:      r.m.Sleep,
 		})
 		if err != nil {
 			return nil, usagef("GitLab credentials: %v", err)
 		}
-		stores[target.GitLab] = &notingStore{Store: s, put: s.PutReport, rep: r}
+		stores[target.GitLab] = &notingStore{Store: s, put: s.PutReport, rep: r, paced: s}
 	case !c.CIJobToken.IsZero():
 		// Only CI_JOB_TOKEN: say why it cannot work, but only if a GitLab target needs it.
 		stores[target.GitLab] = refusingStore{gitlabstore.ErrJobToken}
@@ -77,7 +84,13 @@ type notingStore struct {
 	put  func(ctx context.Context, t target.Target, v secret.Value) (bool, string, error)
 	rep  *runner
 	once sync.Map
+	// paced is the store's pacing, which the fan-out sizes itself to.
+	paced target.Paced
 }
+
+// Concurrency and PaceStats pass the store's pacing on (target.Paced).
+func (n *notingStore) Concurrency() int      { return n.paced.Concurrency() }
+func (n *notingStore) PaceStats() pace.Stats { return n.paced.PaceStats() }
 
 func (n *notingStore) Put(ctx context.Context, t target.Target, v secret.Value) error {
 	_, note, err := n.put(ctx, t, v)
@@ -97,7 +110,7 @@ func (s refusingStore) Put(context.Context, target.Target, secret.Value) error  
 func (s refusingStore) Delete(context.Context, target.Target) error                  { return s.err }
 
 var (
-	_ target.Store = (*notingStore)(nil)
+	_ target.Paced = (*notingStore)(nil)
 	_ target.Store = refusingStore{}
 )
 

@@ -147,7 +147,7 @@ func TestEveryFlagHasItsEnvironmentName(t *testing.T) {
 	known := knownEnv(root)
 	for _, c := range allCommands(root) {
 		c.Flags().VisitAll(func(f *pflag.Flag) {
-			if f.Name == "help" || f.Hidden {
+			if f.Name == "help" || f.Name == "version" || f.Hidden {
 				return
 			}
 			if !strings.Contains(f.Usage, "env "+envName(f.Name)) {

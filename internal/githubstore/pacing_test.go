@@ -28,12 +28,10 @@ type fanoutFigures struct {
 
 func (ff fanoutFigures) ratio() float64 { return ff.span.Seconds() / ff.floor.Seconds() }
 
-// pacedOverlap writes one value to n repository secrets that already
-// exist, as an overlap rotation does (preflight by read, then the write),
-// through the fan-out, against the fake enforcing GitHub's documented
-// secondary limits, all on one simulated clock: the fake sees each request
-// at the virtual time the pacer let it go.
-func pacedOverlap(t *testing.T, n int, existing bool) fanoutFigures {
+// simSecrets is n repository secrets acme/svc-NNN (existing: already set)
+// and a store for them, against a fake enforcing GitHub's documented
+// secondary limits, on one simulated clock.
+func simSecrets(t *testing.T, n int, existing bool) (*fixture, *Store, *pace.Sim, []target.Target) {
 	t.Helper()
 	sim := pace.NewSim(time.Date(2026, 3, 4, 5, 6, 7, 0, time.UTC))
 	f := newFixtureWith(t, func(o *githubfake.Options) {
@@ -54,6 +52,17 @@ func pacedOverlap(t *testing.T, n int, existing bool) fanoutFigures {
 		c.HTTPClient = NewHTTPClient(MaxConcurrency)
 	})
 	sim.Attach(s.pacer)
+	return f, s, sim, ts
+}
+
+// pacedOverlap writes one value to n repository secrets that already
+// exist, as an overlap rotation does (preflight by read, then the write),
+// through the fan-out, against the fake enforcing GitHub's documented
+// secondary limits, all on one simulated clock: the fake sees each request
+// at the virtual time the pacer let it go.
+func pacedOverlap(t *testing.T, n int, existing bool) fanoutFigures {
+	t.Helper()
+	f, s, sim, ts := simSecrets(t, n, existing)
 	var mu sync.Mutex
 	var ff fanoutFigures
 	fo := &target.Fanout{
@@ -264,4 +273,50 @@ func TestLimitAnswerPausesEveryRequest(t *testing.T) {
 	if got := strings.Join(log, "\n"); !strings.Contains(got, "the forge still answered 1 requests with a rate limit, and the waits it asked for came to 30s") {
 		t.Errorf("log %q", got)
 	}
+}
+
+// smallRun proves simSecrets' targets writable by read through a fan-out,
+// and returns the store, the fan-out and the targets.
+func smallRun(t *testing.T, n int, existing bool) (*Store, *target.Fanout, []target.Target) {
+	t.Helper()
+	_, s, sim, ts := simSecrets(t, n, existing)
+	fo := &target.Fanout{Stores: map[target.Scheme]target.Store{target.GitHub: s}, Sleep: sim.Sleep, Now: sim.Now}
+	if err := target.Err(fo.Preflight(t.Context(), ts, target.Proof{ByRead: true})); err != nil {
+		t.Fatal(err)
+	}
+	return s, fo, ts
+}
+
+// writeUnpaced writes every target and fails if pacing held a write back.
+func writeUnpaced(t *testing.T, s *Store, fo *target.Fanout, ts []target.Target) {
+	t.Helper()
+	before := s.PaceStats()
+	if err := target.Err(fo.Put(t.Context(), ts, secret.New(secretValue))); err != nil {
+		t.Fatal(err)
+	}
+	if d := s.PaceStats().Sub(before); d.Waited != 0 || d.HeldAny() != 0 {
+		key, held := d.Binding()
+		t.Fatalf("%d of %d writes waited, for %v (%s)", d.Waited, len(ts), held, key)
+	}
+}
+
+// A rotation that creates a job's handful of secrets is not held back: the
+// content budget's burst lets eight creations go at once (80 a minute
+// allows that in any window), so five new secrets cost no wait, where a
+// burst of two seconds' worth (2.6 creations) held the third for a third
+// of a second.
+func TestFewCreationsGoAtOnce(t *testing.T) {
+	t.Parallel()
+	s, fo, ts := smallRun(t, 5, false)
+	writeUnpaced(t, s, fo, ts)
+}
+
+// A fan-out to a dozen existing secrets (a job's usual targets) starts high
+// and waits for nothing: an endpoint's burst is a tenth of its points (90,
+// eighteen writes), where two seconds' worth (29, five writes) held ten
+// writes back for 1.5 s.
+func TestSmallFanoutIsNotPaced(t *testing.T) {
+	t.Parallel()
+	s, fo, ts := smallRun(t, 15, true)
+	writeUnpaced(t, s, fo, ts)
 }

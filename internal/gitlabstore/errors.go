@@ -228,18 +228,20 @@ func (s *Store) classify(ctx context.Context, f failure) error {
 
 // retryAfter reads Retry-After (seconds or an HTTP date) and, failing
 // that, GitLab's RateLimit-Reset (a Unix time).
-func (s *Store) retryAfter(h http.Header) time.Duration {
+func (s *Store) retryAfter(h http.Header) time.Duration { return waitOf(h, s.now()) }
+
+func waitOf(h http.Header, now time.Time) time.Duration {
 	if v := strings.TrimSpace(h.Get("Retry-After")); v != "" {
 		if n, err := strconv.Atoi(v); err == nil && n >= 0 {
 			return time.Duration(n) * time.Second
 		}
 		if t, err := http.ParseTime(v); err == nil {
-			return max(0, t.Sub(s.now()))
+			return max(0, t.Sub(now))
 		}
 	}
 	if v := strings.TrimSpace(h.Get("RateLimit-Reset")); v != "" {
 		if n, err := strconv.ParseInt(v, 10, 64); err == nil && n > 0 {
-			return max(0, time.Unix(n, 0).Sub(s.now()).Round(time.Second))
+			return max(0, time.Unix(n, 0).Sub(now).Round(time.Second))
 		}
 	}
 	return 0

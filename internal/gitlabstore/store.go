@@ -20,6 +20,7 @@ import (
 
 	gitlab "gitlab.com/gitlab-org/api/client-go"
 
+	"github.com/astro-ci/astro-ci/internal/pace"
 	"github.com/astro-ci/astro-ci/internal/secret"
 	"github.com/astro-ci/astro-ci/internal/target"
 	"github.com/astro-ci/astro-ci/internal/version"
@@ -42,6 +43,16 @@ type Config struct {
 	HTTPClient *http.Client
 	// Rand feeds canary names and values; default crypto/rand.
 	Rand io.Reader
+	// RequestsPerMinute is the per-user budget requests are paced to
+	// (pacing.go); 0 means DefaultRequestsPerMinute (GitLab.com's).
+	RequestsPerMinute int
+	// Concurrency bounds the requests in flight; 0 means
+	// DefaultConcurrency.
+	Concurrency int
+	// Now and Sleep are the pacer's clock; default time.Now and a real
+	// sleep (tests inject a simulated clock).
+	Now   func() time.Time
+	Sleep func(ctx context.Context, d time.Duration) error
 }
 
 // Description is written on every variable the store creates.
@@ -82,6 +93,10 @@ type Store struct {
 	groupFilter filterSupport
 
 	tok tokenCheck
+
+	// pacer keeps requests inside GitLab's per-user budget (pacing.go).
+	pacer     *pace.Pacer
+	perMinute int
 }
 
 var _ target.Store = (*Store)(nil)
@@ -111,8 +126,28 @@ func New(cfg Config) (*Store, error) {
 	if next == nil {
 		next = http.DefaultTransport
 	}
+	perMinute, concurrency := cfg.RequestsPerMinute, cfg.Concurrency
+	if perMinute == 0 {
+		perMinute = DefaultRequestsPerMinute
+	}
+	if concurrency == 0 {
+		concurrency = DefaultConcurrency
+	}
+	if perMinute < MinRequestsPerMinute || concurrency < 1 {
+		return nil, fmt.Errorf("GitLab pacing: %d requests a minute, %d at a time: need at least %d and 1", perMinute, concurrency, MinRequestsPerMinute)
+	}
+	now := cfg.Now
+	if now == nil {
+		now = time.Now
+	}
+	pacer, err := pace.New(pace.Config{Concurrency: concurrency, Now: now, Sleep: cfg.Sleep})
+	if err != nil {
+		return nil, err
+	}
+	st := &Store{perMinute: perMinute, pacer: pacer}
 	own := *hc
-	own.Transport = captureTransport{next: next}
+	// Every request waits for the pacer; the capture sees the answer.
+	own.Transport = captureTransport{next: &pace.RoundTripper{Pacer: pacer, Next: next, Spend: st.spend, Feedback: feedback}}
 	// Go strips Authorization, not PRIVATE-TOKEN, when a redirect leaves
 	// the host, so a followed redirect could hand the token to another
 	// server. GitLab's API does not redirect; a 3xx means a wrong URL.
@@ -141,16 +176,9 @@ func New(cfg Config) (*Store, error) {
 	if r == nil {
 		r = rand.Reader
 	}
-	return &Store{
-		c:        c,
-		token:    cfg.Token,
-		baseURL:  u.Redacted(),
-		now:      time.Now,
-		rand:     r,
-		leftover: map[string][]string{},
-		absent:   map[string]bool{},
-		scoped:   map[string]bool{},
-	}, nil
+	st.c, st.token, st.baseURL, st.now, st.rand = c, cfg.Token, u.Redacted(), now, r
+	st.leftover, st.absent, st.scoped = map[string][]string{}, map[string]bool{}, map[string]bool{}
+	return st, nil
 }
 
 // ---------------------------------------------------------------------------

@@ -8,7 +8,7 @@ import (
 	"github.com/astro-ci/astro-ci/internal/astro"
 )
 
-// inPlace uses Astro's rotate: plan, preflight, rotate, prove, write.
+// inPlace uses Astro's rotate: plan, preflight, rotate, prove ∥ write.
 // Between the rotate's answer and the last write the new value exists only
 // in this process (and in the recovery blob, when a recipient is set), which
 // is why overlap is the default. Concurrent in-place rotations of one token
@@ -88,37 +88,46 @@ func (r *run) inPlace() error {
 		}
 	}
 
-	// 4. Prove the new value before writing it. The old one is dead already,
-	// so a value that cannot be proven in time is written all the same (it
-	// is the only one that may work), and the run fails after.
-	r.stage = "proving the new value"
+	// 4. Prove the new value while writing it. The old value is dead
+	// already, so the write never waits for the proof's verdict: a value
+	// that cannot be proven is written all the same (it is the only one that
+	// may work), and the run fails after. Run one after the other, the two
+	// would only add a round trip; run together, every outcome is the same.
+	// (Overlap and create keep proof before write: there the proof decides
+	// whether to write at all.)
+	r.stage = "proving the new value and writing it to the targets"
 	newClient, cerr := e.Reauth(rt.Value)
-	var unproven error
-	if cerr != nil {
-		unproven = fmt.Errorf("the new value is not a readable Astro token: %w", cerr)
-	} else {
-		if out.Self {
-			r.astro = newClient
+	if cerr == nil && out.Self {
+		r.astro = newClient
+	}
+	proven := make(chan error, 1)
+	go func() {
+		defer func() {
+			if p := recover(); p != nil {
+				proven <- fmt.Errorf("internal error proving the new value: %v", p)
+			}
+		}()
+		if cerr != nil {
+			proven <- fmt.Errorf("the new value is not a readable Astro token: %w", cerr)
+			return
 		}
 		pctx, cancel := context.WithTimeout(r.ctx, 30*time.Second)
-		saved := r.ctx
-		r.ctx = pctx
-		unproven = r.test(newClient, rt.ID)
-		r.ctx = saved
-		cancel()
-	}
-	if unproven != nil {
-		e.Log.Warnf("%v; writing it anyway, since the old value no longer works", unproven)
-	}
+		defer cancel()
+		proven <- r.testCtx(pctx, newClient, rt.ID)
+	}()
 
 	// 5. Write.
-	r.stage = "writing the new value to the targets"
-	if err := r.write(req.Targets, rt.Value); err != nil {
+	werr := r.write(req.Targets, rt.Value)
+	unproven := <-proven
+	if unproven != nil {
+		e.Log.Warnf("%v; it is written all the same, since the old value no longer works", unproven)
+	}
+	if werr != nil {
 		how := "rotate again and write every target: " + rerun(req)
 		if out.Recovery != "" {
 			how = "decrypt the recovery copy above and write it to each stale target: age -d -i KEYFILE recovery.age | astro-ci target put " + targetFlags(out) + " (or " + how + ")"
 		}
-		return fmt.Errorf("%w. The new value is in every target marked written; the old value no longer works. To finish: %s", err, how)
+		return fmt.Errorf("%w. The new value is in every target marked written; the old value no longer works. To finish: %s", werr, how)
 	}
 	return unproven
 }

@@ -343,12 +343,14 @@ func (r *run) prove(nt *astro.Token, extra func() error, list func(Astro) (linea
 // allowed). A 401 means it does not, after a short retry for propagation;
 // 5xx, timeouts and resets (already retried by the client) prove nothing, and
 // are tried again until the run's deadline.
-func (r *run) test(c Astro, id string) error {
+func (r *run) test(c Astro, id string) error { return r.testCtx(r.ctx, c, id) }
+
+func (r *run) testCtx(ctx context.Context, c Astro, id string) error {
 	var err error
 	wait := 500 * time.Millisecond
 	unauthorized := 0
 	for {
-		_, err = c.GetToken(r.ctx, id)
+		_, err = c.GetToken(ctx, id)
 		if err == nil || astro.StatusCode(err) == 403 {
 			r.e.Log.Infof("the new value authenticates")
 			return nil
@@ -360,7 +362,7 @@ func (r *run) test(c Astro, id string) error {
 		} else if code := astro.StatusCode(err); code >= 400 && code < 500 {
 			return fmt.Errorf("proving the new value of token %s: %w", id, err)
 		}
-		if serr := r.e.sleep(r.ctx, wait); serr != nil {
+		if serr := r.e.sleep(ctx, wait); serr != nil {
 			return fmt.Errorf("could not prove that the new value of token %s authenticates before the deadline (last answer: %v); nothing was written", id, err)
 		}
 		wait = min(2*wait, 8*time.Second)

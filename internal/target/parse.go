@@ -128,15 +128,28 @@ type Defaults struct {
 	GitLabProject    string // CI_PROJECT_ID or CI_PROJECT_PATH
 }
 
+// The names' patterns. Lengths are checked apart from the pattern: a
+// bounded repetition such as {1,255} compiles into a program of hundreds
+// of instructions, 350 kB allocated at every start of astro-ci.
 var (
 	// GitHub documents no length limit for secret names; 255 bounds what
 	// astro-ci echoes and sends (GitLab keys have the same limit).
-	githubNameRE = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]{0,254}$`)
-	gitlabKeyRE  = regexp.MustCompile(`^[A-Za-z0-9_]{1,255}$`)
-	ghOwnerRE    = regexp.MustCompile(`^[A-Za-z0-9](?:[A-Za-z0-9-]{0,38})$`)
-	ghRepoRE     = regexp.MustCompile(`^[A-Za-z0-9._-]{1,100}$`)
-	glSegmentRE  = regexp.MustCompile(`^[A-Za-z0-9_][A-Za-z0-9_.-]*$`)
+	githubNameRE = bounded{regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`), 255}
+	gitlabKeyRE  = bounded{regexp.MustCompile(`^[A-Za-z0-9_]+$`), 255}
+	ghOwnerRE    = bounded{regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9-]*$`), 39}
+	ghRepoRE     = bounded{regexp.MustCompile(`^[A-Za-z0-9._-]+$`), 100}
+	glSegmentRE  = bounded{regexp.MustCompile(`^[A-Za-z0-9_][A-Za-z0-9_.-]*$`), 0}
 )
+
+// bounded is a pattern and a maximum length in bytes (0: none).
+type bounded struct {
+	re  *regexp.Regexp
+	max int
+}
+
+func (b bounded) MatchString(s string) bool {
+	return (b.max == 0 || len(s) <= b.max) && b.re.MatchString(s)
+}
 
 // Parse reads one target address. Every name is validated for its forge here,
 // before anything is changed anywhere.

@@ -136,3 +136,32 @@ func TestParseAllJoinsErrorsAndDuplicates(t *testing.T) {
 		t.Fatalf("same key in two scopes are two targets: %v", err)
 	}
 }
+
+// The names' lengths are checked apart from their patterns (a bounded
+// repetition costs start-up time): the limits are where they were.
+func TestNameLengthLimits(t *testing.T) {
+	t.Parallel()
+	x := strings.Repeat
+	for _, tc := range []struct {
+		raw string
+		ok  bool
+	}{
+		{"github://" + x("a", 39) + "/app/secrets/T", true},
+		{"github://" + x("a", 40) + "/app/secrets/T", false},
+		{"github://acme/" + x("r", 100) + "/secrets/T", true},
+		{"github://acme/" + x("r", 101) + "/secrets/T", false},
+		{"github://orgs/" + x("o", 39) + "/secrets/T", true},
+		{"github://orgs/" + x("o", 40) + "/secrets/T", false},
+		{"github://orgs/acme/secrets/T?repos=" + x("r", 100), true},
+		{"github://orgs/acme/secrets/T?repos=" + x("r", 101), false},
+		{"gitlab://grp/proj/variables/" + x("K", 255), true},
+		{"gitlab://grp/proj/variables/" + x("K", 256), false},
+		{"github://-acme/app/secrets/T", false},
+		{"gitlab://grp/proj/variables/", false},
+	} {
+		_, err := Parse(tc.raw, Defaults{})
+		if (err == nil) != tc.ok {
+			t.Errorf("%.60s… (%d bytes): err %v, want ok %v", tc.raw, len(tc.raw), err, tc.ok)
+		}
+	}
+}
