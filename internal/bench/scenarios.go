@@ -8,7 +8,10 @@ import (
 	"github.com/astro-ci/astro-ci/internal/gitlabfake"
 )
 
-// Target addresses of the scenarios.
+// Target addresses of the scenarios: places, never values (gosec's G101
+// takes the secret names for credentials).
+//
+//nolint:gosec // G101: addresses of secrets, not credentials
 const (
 	RepoSecret    = "github://acme/app/secrets/ASTRO_API_TOKEN"
 	WebSecret     = "github://acme/web/secrets/ASTRO_API_TOKEN"
@@ -66,6 +69,7 @@ func seeds(fs ...func(*World)) func(context.Context, *World) error {
 	}
 }
 
+//nolint:gosec // G101: prose about a rotation, not a credential
 const overlapWhy = "plan (read the token ∥ list its scope, which the credential's claims name ∥ read-preflight the targets: nothing in a read preflight depends on the plan) → create the successor (needs the token's roles and a passed preflight) → prove the new value ∥ list the lineage again (both need the new token, neither the other) → write (needs the proof and the relist) → commit (needs every write) → delete the old token (needs the commit)"
 
 // overlap is an overlap self-rotation's rounds around the targets' own

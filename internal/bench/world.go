@@ -20,7 +20,6 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/astro-ci/astro-ci/internal/astrofake"
@@ -88,8 +87,6 @@ type World struct {
 
 	opts    Options
 	servers []*httptest.Server
-	mu      sync.Mutex
-	values  []string
 }
 
 // NewWorld starts the fakes: an organization with a workspace and a base

@@ -58,7 +58,6 @@ const (
 )
 
 func (w *world) adminValue() string       { return w.sb.Env["ASTRO_API_TOKEN"] }
-func (w *world) adminID() string          { return w.sb.Env["ASTRO_SANDBOX_ADMIN_TOKEN_ID"] }
 func (w *world) deployValue() string      { return w.sb.Env["ASTRO_SANDBOX_DEPLOY_TOKEN"] }
 func (w *world) deployID() string         { return w.sb.Env["ASTRO_SANDBOX_DEPLOY_TOKEN_ID"] }
 func (w *world) astro() *astrofake.Server { return w.sb.Astro }
