@@ -3,6 +3,7 @@ package cli
 import (
 	"fmt"
 	"io"
+	"path/filepath"
 	"strings"
 	"time"
 
@@ -64,7 +65,7 @@ DEPLOYMENT_ID.`,
 	f.BoolVar(&o.wait, "wait", false, "wait until the Deployment runs the new DAGs (bounded by --deadline)")
 	f.BoolVar(&o.allowEmpty, "allow-empty", false, "deploy an empty DAG folder, deleting every DAG of the Deployment")
 	f.BoolVar(&o.wake, "wake", false, "wake a hibernating development Deployment for the deploy")
-	f.StringVar(&o.dotenv, "dotenv", "", "write DEPLOY_ID, DAG_TARBALL_VERSION, DEPLOYMENT_ID to this dotenv `file` (default deploy.env in GitLab CI)")
+	f.StringVar(&o.dotenv, "dotenv", "", "write DEPLOY_ID, DAG_TARBALL_VERSION, DEPLOYMENT_ID to this dotenv `file` (default deploy.env in $CI_PROJECT_DIR in GitLab CI)")
 	return b.leaf(c, o, func() error { return b.r.deployCmd(o) })
 }
 
@@ -198,10 +199,15 @@ func deploySummary(d deployResult, err error) string {
 }
 
 // writeDotenv writes kv to the dotenv file path, or, in GitLab CI when
-// none is given, to def (for artifacts:reports:dotenv).
+// none is given, to def in the project directory: GitLab reads
+// artifacts:reports:dotenv paths relative to $CI_PROJECT_DIR, whatever
+// directory the job's script moved to.
 func (r *runner) writeDotenv(path, def string, kv map[string]string) {
 	if path == "" && r.rep.CI() == report.GitLabCI {
 		path = def
+		if dir := r.env["CI_PROJECT_DIR"]; dir != "" {
+			path = filepath.Join(dir, def)
+		}
 	}
 	if path == "" {
 		return

@@ -3,6 +3,7 @@ package cli
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -22,7 +23,16 @@ func TestMain(m *testing.M) {
 	if os.Getenv("ASTROCI_TEST_AS_MAIN") == "1" {
 		os.Exit(Run(context.Background(), os.Args[1:], EnvMap(os.Environ()), os.Stdout, os.Stderr))
 	}
-	os.Exit(m.Run())
+	before, _ := filepath.Glob("*.env")
+	code := m.Run()
+	// A run in GitLab mode writes its dotenv file (preview.env,
+	// deploy.env) where it is told; a test that forgets to say where
+	// would leave one in this package's folder, and in a commit.
+	if left, _ := filepath.Glob("*.env"); len(left) > len(before) && code == 0 {
+		fmt.Fprintf(os.Stderr, "tests left %v in internal/cli: give the run CI_PROJECT_DIR or --dotenv in a temporary directory\n", left)
+		code = 1
+	}
+	os.Exit(code)
 }
 
 // testRoot is the command tree as Run builds it, with cobra's own help and

@@ -56,7 +56,7 @@ func (p *previewOptions) register(c *cobra.Command, create bool) {
 		f.StringVar(&p.tokenRole, "token-role", p.tokenRole, "with --token-target: `role` of the preview's Deployment API token")
 		p.tokenExpiry = 30
 		f.IntVar(&p.tokenExpiry, "token-expiry-days", p.tokenExpiry, "with --token-target: `days` until the preview's token expires (0: never)")
-		f.StringVar(&p.dotenv, "dotenv", "", "write PREVIEW_ID, PREVIEW_NAME, PREVIEW_URL, PREVIEW_STATUS, DEPLOY_ID, DAG_TARBALL_VERSION, IMAGE_BUILD_REQUIRED to this dotenv `file` (default preview.env in GitLab CI)")
+		f.StringVar(&p.dotenv, "dotenv", "", "write PREVIEW_ID, PREVIEW_NAME, PREVIEW_URL, PREVIEW_STATUS, DEPLOY_ID, DAG_TARBALL_VERSION, IMAGE_BUILD_REQUIRED to this dotenv `file` (default preview.env in $CI_PROJECT_DIR in GitLab CI)")
 		p.deployMode = preview.DeployAuto
 		f.StringVar(&p.deployMode, "deploy", p.deployMode, "which of the branch's code the preview gets (`mode`): auto (a new preview: the base's image and the project's DAGs; an existing one: the DAGs; none without a DAG folder), none, dags, or image-and-dags")
 		f.StringVar(&p.projectDir, "project-dir", "", "the Astro project `folder` whose DAGs are deployed (default the working directory)")

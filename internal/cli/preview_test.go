@@ -65,6 +65,9 @@ func (h *harness) gitlabEvent(file string) {
 		}
 	}
 	delete(h.env, "CI_API_V4_URL")
+	if _, ok := h.env["CI_PROJECT_DIR"]; !ok {
+		h.env["CI_PROJECT_DIR"] = h.dir // GitLab always sets it
+	}
 }
 
 func (h *harness) previews() []astrofake.DeploymentInfo {
@@ -328,6 +331,29 @@ func TestPreviewOnGitLab(t *testing.T) {
 	res, r = h.runPreview("run")
 	if r.code != 0 || res.Action != "deleted" || len(h.previews()) != 0 {
 		t.Fatal(r)
+	}
+}
+
+// TestGitLabDotenvDefaultsToTheProjectDir: without --dotenv, a GitLab job
+// writes preview.env into $CI_PROJECT_DIR, where artifacts:reports:dotenv
+// looks for it, not into whatever directory the script moved to (an
+// earlier default, the working directory, left preview.env in this
+// package's folder when a test ran in GitLab mode).
+func TestGitLabDotenvDefaultsToTheProjectDir(t *testing.T) {
+	t.Parallel()
+	h := newPreviewHarness(t)
+	h.gitlabEvent("push-new-branch.env")
+	project := t.TempDir()
+	h.env["CI_PROJECT_DIR"] = project
+	h.env["ASTRO_CI_BASE_DEPLOYMENT"] = "analytics"
+	h.env["ASTRO_CI_TOKEN_TARGETS"] = h.target("review-{slug}")
+	res, r := h.runPreview("run")
+	if r.code != 0 || res.Action != "created" {
+		t.Fatal(r)
+	}
+	b, err := os.ReadFile(filepath.Join(project, "preview.env"))
+	if err != nil || !bytes.Contains(b, []byte("PREVIEW_ID="+res.ID)) {
+		t.Fatalf("preview.env in $CI_PROJECT_DIR: %s %v", b, err)
 	}
 }
 

@@ -15,6 +15,7 @@ import (
 
 	"github.com/astro-ci/astro-ci/internal/secret"
 	"github.com/astro-ci/astro-ci/internal/target"
+	"github.com/astro-ci/astro-ci/internal/wait"
 )
 
 // Preflight proves t writable without leaving a changed value behind, as
@@ -245,12 +246,22 @@ func (s *Store) preflightSecret(ctx context.Context, t target.Target, current *s
 	// The delete runs even when the run was just stopped (a signal): a
 	// canary must not outlive the preflight that made it. Two tries, each
 	// with half the time: a request that hangs (the connection a signal
-	// caught mid-way) does not keep the canary.
-	deleteCanary := func() error {
+	// caught mid-way) does not keep the canary. After a write whose fate
+	// is unknown, a delete that finds nothing is repeated once after
+	// canarySettle: the write, sent on a connection the stop closed, may
+	// still be applied after a delete on a fresh one.
+	deleteCanary := func(uncertain bool) error {
 		var err error
 		for try := 0; try < 2; try++ {
 			dctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), canaryCleanup/2)
-			err = s.delete(dctx, canary)
+			var found bool
+			found, err = s.deleteFound(dctx, canary)
+			if err == nil && !found && uncertain && try == 0 {
+				err = wait.Sleep(dctx, canarySettle) // real time: it waits for a server
+				if err == nil {
+					_, err = s.deleteFound(dctx, canary)
+				}
+			}
 			cancel()
 			if err == nil {
 				break
@@ -262,11 +273,11 @@ func (s *Store) preflightSecret(ctx context.Context, t target.Target, current *s
 		// The write may have landed before its answer was lost (or the run
 		// was stopped while it was in flight): remove it all the same.
 		if st := statusOf(err); ctx.Err() != nil || st == 0 || st >= 500 {
-			_ = deleteCanary()
+			_ = deleteCanary(true)
 		}
 		return err
 	}
-	if err := deleteCanary(); err != nil {
+	if err := deleteCanary(false); err != nil {
 		var se *stepError
 		if errors.As(err, &se) {
 			se.note = "the preflight canary secret " + canary.Name + " was left behind; delete it by hand"
@@ -283,6 +294,10 @@ var canaryRE = regexp.MustCompile(`^ASTRO_CI_PREFLIGHT_[0-9A-F]{8}$`)
 
 // canaryCleanup bounds the deletes of canaries after a run was stopped.
 const canaryCleanup = 5 * time.Second
+
+// canarySettle is how long a canary write whose fate is unknown is given
+// to land before the delete that found nothing is repeated.
+const canarySettle = 500 * time.Millisecond
 
 // sweepCanaries deletes the canary secrets left in t's scope, except own
 // (this preflight's). Environment scopes are not listed (their secrets go

@@ -1,7 +1,11 @@
 package githubstore
 
 import (
+	"bytes"
+	"context"
+	"io"
 	"net/http"
+	"net/http/httptest"
 	"slices"
 	"strings"
 	"sync"
@@ -219,5 +223,63 @@ func TestWritePreflightSweepsCanariesOfKilledRuns(t *testing.T) {
 	}
 	if got := f.fake.SecretNames("repo:o/r"); !slices.Equal(got, []string{"ASTRO_CI_PREFLIGHT_KEEP"}) {
 		t.Fatalf("secrets left: %v", got)
+	}
+}
+
+// TestPreflightStoppedDuringCanaryWriteDeletesIt: a run stopped (SIGTERM
+// cancels its context) while the canary's PUT is in flight deletes the
+// canary in its cleanup time, also when GitHub applies that PUT a moment
+// after the delete that followed it found nothing (the PUT's connection
+// was closed by the stop; the delete went on a new one). The kill harness
+// saw it left: TestPreflightCanaryIsRemoved/GitLab/SIGTERM, where the
+// GitHub preflight ran beside the GitLab one.
+func TestPreflightStoppedDuringCanaryWriteDeletesIt(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		name string
+		late time.Duration // the PUT is applied this long after the stop
+	}{
+		{"applied before the stop", -1},
+		{"applied after the stop", 0},
+		{"applied after the first delete", 150 * time.Millisecond},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			f := newFixture(t)
+			ctx, cancel := context.WithCancel(t.Context())
+			defer cancel()
+			applied := make(chan struct{})
+			srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				if r.Method != http.MethodPut || !strings.Contains(r.URL.Path, "ASTRO_CI_PREFLIGHT_") {
+					f.srv.Config.Handler.ServeHTTP(w, r)
+					return
+				}
+				body, _ := io.ReadAll(r.Body)
+				apply := func() {
+					req := r.Clone(context.WithoutCancel(r.Context()))
+					req.Body = io.NopCloser(bytes.NewReader(body))
+					f.srv.Config.Handler.ServeHTTP(httptest.NewRecorder(), req)
+					close(applied)
+				}
+				if tc.late < 0 {
+					apply()
+				}
+				cancel()
+				<-r.Context().Done()
+				if tc.late >= 0 {
+					time.Sleep(tc.late)
+					apply()
+				}
+			}))
+			t.Cleanup(srv.Close)
+			s := f.store(t, func(c *Config) { c.BaseURL, c.HTTPClient = srv.URL, srv.Client() })
+			if err := s.Preflight(ctx, mustParse(t, "github://o/r/secrets/X"), target.Proof{}); err == nil {
+				t.Fatal("a preflight stopped mid-way succeeded")
+			}
+			<-applied
+			if got := f.fake.SecretNames("repo:o/r"); len(got) != 0 {
+				t.Errorf("stopped during the canary's write, the preflight leaves %v", got)
+			}
+		})
 	}
 }

@@ -393,6 +393,13 @@ func (s *Store) putSealed(ctx context.Context, t target.Target, keyID, enc strin
 
 // delete removes t's secret; 404 means it is already gone.
 func (s *Store) delete(ctx context.Context, t target.Target) error {
+	_, err := s.deleteFound(ctx, t)
+	return err
+}
+
+// deleteFound is delete that also says whether the secret was there (a
+// 404 is success: absent is what a delete wants).
+func (s *Store) deleteFound(ctx context.Context, t target.Target) (bool, error) {
 	gh := s.gh()
 	var err error
 	switch t.Kind {
@@ -406,8 +413,8 @@ func (s *Store) delete(ctx context.Context, t target.Target) error {
 		_, err = s.envDo(ctx, t, http.MethodDelete, nil)
 	}
 	if err != nil && statusOf(err) != http.StatusNotFound {
-		return &stepError{step: stepSecret, err: err}
+		return false, &stepError{step: stepSecret, err: err}
 	}
 	s.exists.Delete(secretKey(t))
-	return nil
+	return err == nil, nil
 }

@@ -24,6 +24,7 @@ import (
 	"github.com/astro-ci/astro-ci/internal/secret"
 	"github.com/astro-ci/astro-ci/internal/target"
 	"github.com/astro-ci/astro-ci/internal/version"
+	"github.com/astro-ci/astro-ci/internal/wait"
 )
 
 // Config says where GitLab is and how to authenticate.
@@ -454,12 +455,41 @@ func (s *Store) canary(ctx context.Context, t target.Target, scope string) error
 		s.sweepCanaries(ctx, t, key)
 	}()
 	defer func() { <-swept }()
+	// The delete runs even when the run was just stopped (a signal): a
+	// canary must not outlive the preflight that made it.
+	// Two tries, each with half the time: a request that hangs (the
+	// connection a signal caught mid-way) does not keep the canary. After
+	// a create whose fate is unknown, a delete that finds nothing is
+	// repeated once after canarySettle: the create, sent on a connection
+	// the stop closed, may still be applied after a delete on a new one.
+	deleteCanary := func(uncertain bool) (*exchange, error) {
+		var (
+			x   *exchange
+			err error
+		)
+		for try := 0; try < 2; try++ {
+			dctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), canaryCleanup/2)
+			x, err = s.remove(dctx, t, key, "")
+			if uncertain && try == 0 && x.whatNotFound() == notFoundVariable {
+				if err = wait.Sleep(dctx, canarySettle); err == nil { // real time: it waits for a server
+					x, err = s.remove(dctx, t, key, "")
+				}
+			}
+			cancel()
+			if err == nil || x.whatNotFound() == notFoundVariable {
+				return x, nil
+			}
+		}
+		s.remember(t, key) // the next preflight of t tries again
+		return x, err
+	}
 	rv, x, err := s.create(ctx, in, key, val, false, canaryDescription)
 	if err != nil {
-		if x.status == 0 || x.status >= 500 || x.status < 300 {
+		if ctx.Err() != nil || x.status == 0 || x.status >= 500 || x.status < 300 {
 			// The variable may exist even though no (readable) answer
-			// came back.
-			s.remember(t, key)
+			// came back, or the run was stopped while the create was in
+			// flight: remove it all the same.
+			_, _ = deleteCanary(true)
 		}
 		return s.classify(ctx, failure{op: opPreflight, t: t, err: err, x: x, secrets: []string{val}})
 	}
@@ -469,19 +499,9 @@ func (s *Store) canary(ctx context.Context, t target.Target, scope string) error
 			return s.scopeDropped(ctx, opPreflight, t, key, rv.scope)
 		}
 	}
-	// The delete runs even when the run was just stopped (a signal): a
-	// canary must not outlive the preflight that made it.
-	// Two tries, each with half the time: a request that hangs (the
-	// connection a signal caught mid-way) does not keep the canary.
-	for try := 0; try < 2; try++ {
-		dctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), canaryCleanup/2)
-		x, err = s.remove(dctx, t, key, "")
-		cancel()
-		if err == nil || x.whatNotFound() == notFoundVariable {
-			return nil
-		}
+	if x, err = deleteCanary(false); err == nil {
+		return nil
 	}
-	s.remember(t, key)
 	ce := s.classify(ctx, failure{op: opPreflight, t: t, err: err, x: x})
 	var te *target.Error
 	if errors.As(ce, &te) {
@@ -501,6 +521,10 @@ const canaryDescription = "astro-ci preflight canary; safe to delete"
 
 // canaryCleanup bounds the deletes of canaries after a run was stopped.
 const canaryCleanup = 5 * time.Second
+
+// canarySettle is how long a canary create whose fate is unknown is given
+// to land before the delete that found nothing is repeated.
+const canarySettle = 500 * time.Millisecond
 
 // sweepCanaries deletes the canaries left in t's project or group, except
 // own (this preflight's). Failures are only traced: a leftover canary holds

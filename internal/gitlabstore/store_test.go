@@ -412,17 +412,85 @@ func TestPreflightCleansUpLeftoverCanaries(t *testing.T) {
 				t.Errorf("not retryable: %v", err)
 			}
 			left := e.fake.Variables("acme/web")
-			if len(left) != 1 || !strings.HasPrefix(left[0].Key, CanaryPrefix) {
-				t.Fatalf("expected one leftover canary, have %+v", left)
-			}
-			if tc.fault.Method == "DELETE" && !strings.Contains(te.Hint, left[0].Key) {
-				t.Errorf("hint %q does not name the canary", te.Hint)
+			if tc.fault.Method == "POST" {
+				// A create whose answer was lost is followed by its
+				// delete at once: the run may not get another preflight.
+				if len(left) != 0 {
+					t.Fatalf("the canary of a create whose answer was lost is left: %+v", left)
+				}
+			} else {
+				if len(left) != 1 || !strings.HasPrefix(left[0].Key, CanaryPrefix) {
+					t.Fatalf("expected one leftover canary, have %+v", left)
+				}
+				if !strings.Contains(te.Hint, left[0].Key) {
+					t.Errorf("hint %q does not name the canary", te.Hint)
+				}
 			}
 			if err := s.Preflight(t.Context(), tg, target.Proof{}); err != nil {
 				t.Fatal(err)
 			}
 			if left := e.fake.Variables("acme/web"); len(left) != 0 {
 				t.Errorf("canary still there after the next preflight: %+v", left)
+			}
+		})
+	}
+}
+
+// TestPreflightStoppedDuringCanaryCreateDeletesIt: a run stopped (SIGTERM
+// cancels its context) while the canary's POST is in flight still deletes
+// the canary in its cleanup time, also when GitLab applies that POST a
+// moment after the delete that followed it found nothing (the POST's
+// connection was closed by the stop; the delete went on a new one). The
+// kill harness found it left: TestPreflightCanaryIsRemoved/GitHub/SIGTERM,
+// where the GitLab preflight ran beside the GitHub one.
+func TestPreflightStoppedDuringCanaryCreateDeletesIt(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		name string
+		late time.Duration // the POST is applied this long after the stop
+	}{
+		{"applied before the stop", -1},
+		{"applied after the first delete", 150 * time.Millisecond},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			e := newEnv(t)
+			ctx, cancel := context.WithCancel(t.Context())
+			defer cancel()
+			applied := make(chan struct{})
+			srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				if r.Method != http.MethodPost {
+					e.fake.ServeHTTP(w, r)
+					return
+				}
+				body, _ := io.ReadAll(r.Body)
+				apply := func() {
+					req := r.Clone(context.WithoutCancel(r.Context()))
+					req.Body = io.NopCloser(bytes.NewReader(body))
+					e.fake.ServeHTTP(httptest.NewRecorder(), req) // applied; the answer never leaves
+					close(applied)
+				}
+				if tc.late < 0 {
+					apply()
+				}
+				cancel()
+				<-r.Context().Done()
+				if tc.late >= 0 {
+					time.Sleep(tc.late)
+					apply()
+				}
+			}))
+			t.Cleanup(srv.Close)
+			s, err := New(Config{BaseURL: srv.URL + "/api/v4", Token: secret.New(tokMaint), HTTPClient: srv.Client(), Rand: &seqReader{}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := s.Preflight(ctx, mustParse(t, "gitlab://acme/web/variables/K"), target.Proof{}); err == nil {
+				t.Fatal("a preflight stopped mid-way succeeded")
+			}
+			<-applied
+			if left := e.fake.Variables("acme/web"); len(left) != 0 {
+				t.Errorf("stopped during the canary's create, the preflight leaves %+v", left)
 			}
 		})
 	}
