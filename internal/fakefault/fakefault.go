@@ -3,8 +3,13 @@
 package fakefault
 
 import (
+	"bytes"
+	"context"
+	"io"
 	"net/http"
+	"net/http/httptest"
 	"sync"
+	"time"
 )
 
 // Registry holds faults of one fake's Fault type. The zero value is ready.
@@ -87,3 +92,39 @@ func (w *StatusWriter) Write(p []byte) (int, error) {
 
 // Unwrap lets http.ResponseController reach the connection (Hijack, Flush).
 func (w *StatusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
+
+// StopInFlight wraps next for a client that is stopped while a request is
+// in flight: the first request match accepts gets no answer; cancel (the
+// client's stop) is called while it is held, and next applies it late
+// after the client went away (late < 0: before cancel, a lost answer).
+// applied is closed once next has applied it. Other requests pass.
+func StopInFlight(next http.Handler, match func(*http.Request) bool, cancel func(), late time.Duration) (h http.Handler, applied <-chan struct{}) {
+	done := make(chan struct{})
+	var once sync.Once
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		taken := false
+		if match(r) {
+			once.Do(func() { taken = true })
+		}
+		if !taken {
+			next.ServeHTTP(w, r)
+			return
+		}
+		body, _ := io.ReadAll(r.Body)
+		apply := func() {
+			req := r.Clone(context.WithoutCancel(r.Context()))
+			req.Body = io.NopCloser(bytes.NewReader(body))
+			next.ServeHTTP(httptest.NewRecorder(), req) // the answer never leaves
+			close(done)
+		}
+		if late < 0 {
+			apply()
+		}
+		cancel()
+		<-r.Context().Done()
+		if late >= 0 {
+			time.Sleep(late)
+			apply()
+		}
+	}), done
+}

@@ -9,13 +9,11 @@ import (
 	"regexp"
 	"strings"
 	"sync"
-	"time"
 
 	"github.com/google/go-github/v60/github"
 
 	"github.com/astro-ci/astro-ci/internal/secret"
 	"github.com/astro-ci/astro-ci/internal/target"
-	"github.com/astro-ci/astro-ci/internal/wait"
 )
 
 // Preflight proves t writable without leaving a changed value behind, as
@@ -226,7 +224,7 @@ func (s *Store) preflightSecret(ctx context.Context, t target.Target, current *s
 		return &stepError{step: stepLocal, err: fmt.Errorf("reading randomness: %w", err)}
 	}
 	canary := t
-	canary.Name = canaryPrefix + strings.ToUpper(hex.EncodeToString(b))
+	canary.Name = target.CanaryPrefix + strings.ToUpper(hex.EncodeToString(b))
 	// Canaries a killed run left behind go while this one is proven: the
 	// list runs beside the write, and deleting another run's canary is
 	// harmless (its own delete then finds it gone).
@@ -243,31 +241,9 @@ func (s *Store) preflightSecret(ctx context.Context, t target.Target, current *s
 	if _, err := s.rand.Read(val); err != nil {
 		return &stepError{step: stepLocal, err: fmt.Errorf("reading randomness: %w", err)}
 	}
-	// The delete runs even when the run was just stopped (a signal): a
-	// canary must not outlive the preflight that made it. Two tries, each
-	// with half the time: a request that hangs (the connection a signal
-	// caught mid-way) does not keep the canary. After a write whose fate
-	// is unknown, a delete that finds nothing is repeated once after
-	// canarySettle: the write, sent on a connection the stop closed, may
-	// still be applied after a delete on a fresh one.
+	// Deleted even when the run was just stopped: see target.RemoveCanary.
 	deleteCanary := func(uncertain bool) error {
-		var err error
-		for try := 0; try < 2; try++ {
-			dctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), canaryCleanup/2)
-			var found bool
-			found, err = s.deleteFound(dctx, canary)
-			if err == nil && !found && uncertain && try == 0 {
-				err = wait.Sleep(dctx, canarySettle) // real time: it waits for a server
-				if err == nil {
-					_, err = s.deleteFound(dctx, canary)
-				}
-			}
-			cancel()
-			if err == nil {
-				break
-			}
-		}
-		return err
+		return target.RemoveCanary(ctx, uncertain, func(dctx context.Context) (bool, error) { return s.deleteFound(dctx, canary) })
 	}
 	if _, err := s.put(ctx, canary, secret.New(hex.EncodeToString(val))); err != nil {
 		// The write may have landed before its answer was lost (or the run
@@ -287,17 +263,8 @@ func (s *Store) preflightSecret(ctx context.Context, t target.Target, current *s
 	return nil
 }
 
-// canaryPrefix and 8 upper-case hex digits name a preflight canary secret.
-const canaryPrefix = "ASTRO_CI_PREFLIGHT_"
-
-var canaryRE = regexp.MustCompile(`^ASTRO_CI_PREFLIGHT_[0-9A-F]{8}$`)
-
-// canaryCleanup bounds the deletes of canaries after a run was stopped.
-const canaryCleanup = 5 * time.Second
-
-// canarySettle is how long a canary write whose fate is unknown is given
-// to land before the delete that found nothing is repeated.
-const canarySettle = 500 * time.Millisecond
+// canaryRE matches the name of a preflight canary secret.
+var canaryRE = regexp.MustCompile(`^` + target.CanaryPrefix + `[0-9A-F]{8}$`)
 
 // sweepCanaries deletes the canary secrets left in t's scope, except own
 // (this preflight's). Environment scopes are not listed (their secrets go
@@ -323,7 +290,7 @@ func (s *Store) sweepCanaries(ctx context.Context, t target.Target, own string) 
 	if err != nil || secrets == nil {
 		return
 	}
-	dctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), canaryCleanup)
+	dctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), target.CanaryCleanup)
 	defer cancel()
 	for _, sec := range secrets.Secrets {
 		if sec.Name != own && canaryRE.MatchString(sec.Name) {

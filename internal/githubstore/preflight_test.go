@@ -1,9 +1,7 @@
 package githubstore
 
 import (
-	"bytes"
 	"context"
-	"io"
 	"net/http"
 	"net/http/httptest"
 	"slices"
@@ -12,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/astro-ci/astro-ci/internal/fakefault"
 	"github.com/astro-ci/astro-ci/internal/githubfake"
 	"github.com/astro-ci/astro-ci/internal/secret"
 	"github.com/astro-ci/astro-ci/internal/target"
@@ -248,29 +247,11 @@ func TestPreflightStoppedDuringCanaryWriteDeletesIt(t *testing.T) {
 			f := newFixture(t)
 			ctx, cancel := context.WithCancel(t.Context())
 			defer cancel()
-			applied := make(chan struct{})
-			srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-				if r.Method != http.MethodPut || !strings.Contains(r.URL.Path, "ASTRO_CI_PREFLIGHT_") {
-					f.srv.Config.Handler.ServeHTTP(w, r)
-					return
-				}
-				body, _ := io.ReadAll(r.Body)
-				apply := func() {
-					req := r.Clone(context.WithoutCancel(r.Context()))
-					req.Body = io.NopCloser(bytes.NewReader(body))
-					f.srv.Config.Handler.ServeHTTP(httptest.NewRecorder(), req)
-					close(applied)
-				}
-				if tc.late < 0 {
-					apply()
-				}
-				cancel()
-				<-r.Context().Done()
-				if tc.late >= 0 {
-					time.Sleep(tc.late)
-					apply()
-				}
-			}))
+			canaryPut := func(r *http.Request) bool {
+				return r.Method == http.MethodPut && strings.Contains(r.URL.Path, target.CanaryPrefix)
+			}
+			h, applied := fakefault.StopInFlight(f.srv.Config.Handler, canaryPut, cancel, tc.late)
+			srv := httptest.NewServer(h)
 			t.Cleanup(srv.Close)
 			s := f.store(t, func(c *Config) { c.BaseURL, c.HTTPClient = srv.URL, srv.Client() })
 			if err := s.Preflight(ctx, mustParse(t, "github://o/r/secrets/X"), target.Proof{}); err == nil {

@@ -168,7 +168,7 @@ func New(cfg Config) (*Store, error) {
 	case s.pointsPerMinute < MinPointsPerMinute:
 		// A write costs 5 points; below 30 a minute there is no room for a
 		// burst of one write under the pacer's margin.
-		return nil, fmt.Errorf("GitHub points per minute %d is below 30, too few for one write at a time (--github-points-per-minute; GitHub's default is %d)", s.pointsPerMinute, DefaultPointsPerMinute)
+		return nil, fmt.Errorf("GitHub points per minute %d is below %d, too few for one write at a time (--github-points-per-minute; GitHub's default is %d)", s.pointsPerMinute, MinPointsPerMinute, DefaultPointsPerMinute)
 	}
 	if s.hc == nil {
 		s.hc = NewHTTPClient(concurrency)

@@ -145,45 +145,48 @@ func (s *Store) listGroup(ctx context.Context, t target.Target, page int64) ([]*
 }
 
 // canaryKeys lists the preflight canaries left in t's project or group
-// (by this or any earlier run): keys with CanaryPrefix and the canary's
+// (by this or any earlier run): keys with target.CanaryPrefix and the canary's
 // description. At most a few pages: a scope full of variables is not
 // searched to its end for leftovers.
 func (s *Store) canaryKeys(ctx context.Context, t target.Target) ([]string, error) {
 	var keys []string
+	add := func(key, description string) {
+		if isCanary(key, description) {
+			keys = append(keys, key)
+		}
+	}
 	for page := int64(1); page != 0 && page <= 5; {
-		var next int64
+		var err error
 		if t.Kind == target.KindGroupVar {
-			vs, n, _, err := s.listGroup(ctx, t, page)
-			if err != nil {
-				return keys, err
-			}
+			var vs []*gitlab.GroupVariable
+			vs, page, _, err = s.listGroup(ctx, t, page)
 			for _, v := range vs {
-				if isCanary(v.Key, v.Description) {
-					keys = append(keys, v.Key)
-				}
+				add(v.Key, v.Description)
 			}
-			next = n
 		} else {
-			vs, resp, err := s.c.ProjectVariables.ListVariables(t.Project, &gitlab.ListProjectVariablesOptions{
+			var (
+				vs   []*gitlab.ProjectVariable
+				resp *gitlab.Response
+			)
+			vs, resp, err = s.c.ProjectVariables.ListVariables(t.Project, &gitlab.ListProjectVariablesOptions{
 				ListOptions: gitlab.ListOptions{PerPage: 100, Page: page},
 			}, gitlab.WithContext(ctx))
-			if err != nil {
-				return keys, err
-			}
 			for _, v := range vs {
-				if isCanary(v.Key, v.Description) {
-					keys = append(keys, v.Key)
-				}
+				add(v.Key, v.Description)
 			}
-			next = resp.NextPage
+			if resp != nil {
+				page = resp.NextPage
+			}
 		}
-		page = next
+		if err != nil {
+			return keys, err
+		}
 	}
 	return keys, nil
 }
 
 func isCanary(key, description string) bool {
-	return strings.HasPrefix(key, CanaryPrefix) && description == canaryDescription
+	return strings.HasPrefix(key, target.CanaryPrefix) && description == canaryDescription
 }
 
 // tokenSelf GETs /personal_access_tokens/self: the calling token's scopes.

@@ -24,7 +24,6 @@ import (
 	"github.com/astro-ci/astro-ci/internal/secret"
 	"github.com/astro-ci/astro-ci/internal/target"
 	"github.com/astro-ci/astro-ci/internal/version"
-	"github.com/astro-ci/astro-ci/internal/wait"
 )
 
 // Config says where GitLab is and how to authenticate.
@@ -58,9 +57,6 @@ type Config struct {
 
 // Description is written on every variable the store creates.
 const Description = "managed by astro-ci"
-
-// CanaryPrefix starts the key of every preflight canary variable.
-const CanaryPrefix = "ASTRO_CI_PREFLIGHT_"
 
 // ErrJobToken is returned by New for Config.JobToken.
 var ErrJobToken = errors.New("CI_JOB_TOKEN cannot manage CI/CD variables: GitLab does not accept job tokens on the variables API. " +
@@ -439,7 +435,7 @@ func (s *Store) canary(ctx context.Context, t target.Target, scope string) error
 	if err != nil {
 		return &target.Error{Op: opPreflight, Target: t.String(), Err: fmt.Errorf("random canary name: %w", err)}
 	}
-	key := CanaryPrefix + strings.ToUpper(name)
+	key := target.CanaryPrefix + strings.ToUpper(name)
 	val, err := s.randHex(16)
 	if err != nil {
 		return &target.Error{Op: opPreflight, Target: t.String(), Err: fmt.Errorf("random canary value: %w", err)}
@@ -455,33 +451,22 @@ func (s *Store) canary(ctx context.Context, t target.Target, scope string) error
 		s.sweepCanaries(ctx, t, key)
 	}()
 	defer func() { <-swept }()
-	// The delete runs even when the run was just stopped (a signal): a
-	// canary must not outlive the preflight that made it.
-	// Two tries, each with half the time: a request that hangs (the
-	// connection a signal caught mid-way) does not keep the canary. After
-	// a create whose fate is unknown, a delete that finds nothing is
-	// repeated once after canarySettle: the create, sent on a connection
-	// the stop closed, may still be applied after a delete on a new one.
-	deleteCanary := func(uncertain bool) (*exchange, error) {
-		var (
-			x   *exchange
-			err error
-		)
-		for try := 0; try < 2; try++ {
-			dctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), canaryCleanup/2)
-			x, err = s.remove(dctx, t, key, "")
-			if uncertain && try == 0 && x.whatNotFound() == notFoundVariable {
-				if err = wait.Sleep(dctx, canarySettle); err == nil { // real time: it waits for a server
-					x, err = s.remove(dctx, t, key, "")
-				}
+	// See target.RemoveCanary; a canary it could not delete is tried
+	// again by the next preflight of t.
+	var last *exchange
+	deleteCanary := func(uncertain bool) error {
+		err := target.RemoveCanary(ctx, uncertain, func(dctx context.Context) (bool, error) {
+			x, err := s.remove(dctx, t, key, "")
+			last = x
+			if x.whatNotFound() == notFoundVariable {
+				return false, nil
 			}
-			cancel()
-			if err == nil || x.whatNotFound() == notFoundVariable {
-				return x, nil
-			}
+			return err == nil, err
+		})
+		if err != nil {
+			s.remember(t, key)
 		}
-		s.remember(t, key) // the next preflight of t tries again
-		return x, err
+		return err
 	}
 	rv, x, err := s.create(ctx, in, key, val, false, canaryDescription)
 	if err != nil {
@@ -489,7 +474,7 @@ func (s *Store) canary(ctx context.Context, t target.Target, scope string) error
 			// The variable may exist even though no (readable) answer
 			// came back, or the run was stopped while the create was in
 			// flight: remove it all the same.
-			_, _ = deleteCanary(true)
+			_ = deleteCanary(true)
 		}
 		return s.classify(ctx, failure{op: opPreflight, t: t, err: err, x: x, secrets: []string{val}})
 	}
@@ -499,10 +484,10 @@ func (s *Store) canary(ctx context.Context, t target.Target, scope string) error
 			return s.scopeDropped(ctx, opPreflight, t, key, rv.scope)
 		}
 	}
-	if x, err = deleteCanary(false); err == nil {
+	if err = deleteCanary(false); err == nil {
 		return nil
 	}
-	ce := s.classify(ctx, failure{op: opPreflight, t: t, err: err, x: x})
+	ce := s.classify(ctx, failure{op: opPreflight, t: t, err: err, x: last})
 	var te *target.Error
 	if errors.As(ce, &te) {
 		left := fmt.Sprintf("the canary variable %s (environment scope %s) was created but not deleted; the next preflight that proves a write there deletes it, or delete it by hand", key, rv.scope)
@@ -519,22 +504,15 @@ func (s *Store) canary(ctx context.Context, t target.Target, scope string) error
 // variable of the user's for one.
 const canaryDescription = "astro-ci preflight canary; safe to delete"
 
-// canaryCleanup bounds the deletes of canaries after a run was stopped.
-const canaryCleanup = 5 * time.Second
-
-// canarySettle is how long a canary create whose fate is unknown is given
-// to land before the delete that found nothing is repeated.
-const canarySettle = 500 * time.Millisecond
-
 // sweepCanaries deletes the canaries left in t's project or group, except
-// own (this preflight's). Failures are only traced: a leftover canary holds
-// a random value, no credential, and a later sweep takes it.
+// own (this preflight's). Failures are ignored: a leftover canary holds a
+// random value, no credential, and a later sweep takes it.
 func (s *Store) sweepCanaries(ctx context.Context, t target.Target, own string) {
 	keys, err := s.canaryKeys(ctx, t)
 	if err != nil {
 		return
 	}
-	dctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), canaryCleanup)
+	dctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), target.CanaryCleanup)
 	defer cancel()
 	for _, k := range keys {
 		if k != own {

@@ -15,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/astro-ci/astro-ci/internal/fakefault"
 	"github.com/astro-ci/astro-ci/internal/gitlabfake"
 	"github.com/astro-ci/astro-ci/internal/secret"
 	"github.com/astro-ci/astro-ci/internal/target"
@@ -419,7 +420,7 @@ func TestPreflightCleansUpLeftoverCanaries(t *testing.T) {
 					t.Fatalf("the canary of a create whose answer was lost is left: %+v", left)
 				}
 			} else {
-				if len(left) != 1 || !strings.HasPrefix(left[0].Key, CanaryPrefix) {
+				if len(left) != 1 || !strings.HasPrefix(left[0].Key, target.CanaryPrefix) {
 					t.Fatalf("expected one leftover canary, have %+v", left)
 				}
 				if !strings.Contains(te.Hint, left[0].Key) {
@@ -457,29 +458,9 @@ func TestPreflightStoppedDuringCanaryCreateDeletesIt(t *testing.T) {
 			e := newEnv(t)
 			ctx, cancel := context.WithCancel(t.Context())
 			defer cancel()
-			applied := make(chan struct{})
-			srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-				if r.Method != http.MethodPost {
-					e.fake.ServeHTTP(w, r)
-					return
-				}
-				body, _ := io.ReadAll(r.Body)
-				apply := func() {
-					req := r.Clone(context.WithoutCancel(r.Context()))
-					req.Body = io.NopCloser(bytes.NewReader(body))
-					e.fake.ServeHTTP(httptest.NewRecorder(), req) // applied; the answer never leaves
-					close(applied)
-				}
-				if tc.late < 0 {
-					apply()
-				}
-				cancel()
-				<-r.Context().Done()
-				if tc.late >= 0 {
-					time.Sleep(tc.late)
-					apply()
-				}
-			}))
+			post := func(r *http.Request) bool { return r.Method == http.MethodPost }
+			h, applied := fakefault.StopInFlight(e.fake, post, cancel, tc.late)
+			srv := httptest.NewServer(h)
 			t.Cleanup(srv.Close)
 			s, err := New(Config{BaseURL: srv.URL + "/api/v4", Token: secret.New(tokMaint), HTTPClient: srv.Client(), Rand: &seqReader{}})
 			if err != nil {
