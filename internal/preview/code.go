@@ -40,6 +40,7 @@ import (
 	"github.com/astro-ci/astro-ci/internal/astro"
 	"github.com/astro-ci/astro-ci/internal/deploy"
 	"github.com/astro-ci/astro-ci/internal/gitmeta"
+	"github.com/astro-ci/astro-ci/internal/report/echo"
 )
 
 // Deploy modes (CodeRequest.Mode, preview create --deploy).
@@ -142,11 +143,11 @@ func CheckCode(c *CodeRequest) error {
 	switch c.mode() {
 	case DeployAuto, DeployNone, DeployDAGs, DeployImageAndDAGs:
 	default:
-		return fmt.Errorf("--deploy must be one of %s, not %q", strings.Join(DeployModes, ", "), truncate(c.Mode, 40))
+		return fmt.Errorf("--deploy must be one of %s, not %s", strings.Join(DeployModes, ", "), echo.Quote(c.Mode))
 	}
 	rel := c.dagsRel()
 	if filepath.IsAbs(c.DagsPath) || rel == ".." || strings.HasPrefix(rel, "../") {
-		return fmt.Errorf("--dags-path %q must be a folder inside --project-dir (a relative path such as dags)", truncate(c.DagsPath, 200))
+		return fmt.Errorf("--dags-path %s must be a folder inside --project-dir (a relative path such as dags)", echo.Quote(c.DagsPath))
 	}
 	return nil
 }
@@ -342,7 +343,7 @@ func buildCommand(dir, id string) string {
 func quoteAll(ps []string) []string {
 	out := make([]string, len(ps))
 	for i, p := range ps {
-		out[i] = fmt.Sprintf("%q", truncate(p, 200))
+		out[i] = echo.Quote(p)
 	}
 	return out
 }

@@ -65,6 +65,7 @@ import (
 	"time"
 
 	"github.com/astro-ci/astro-ci/internal/astro"
+	"github.com/astro-ci/astro-ci/internal/report/echo"
 )
 
 const (
@@ -90,7 +91,7 @@ func (e *Engine) settled(ctx context.Context, base *astro.Deployment, branch str
 			return list, nil
 		}
 		if i == maxRelists {
-			return nil, fmt.Errorf("the previews of branch %q keep changing (%d lists in a row showed a new oldest one): run again", truncate(branch, 200), maxRelists+1)
+			return nil, fmt.Errorf("the previews of branch %s keep changing (%d lists in a row showed a new oldest one): run again", echo.Quote(branch), maxRelists+1)
 		}
 		// Created moments ago: an older one of the same second may not show
 		// yet. A list sent Settle after this one is settled for everything

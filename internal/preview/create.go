@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/astro-ci/astro-ci/internal/astro"
+	"github.com/astro-ci/astro-ci/internal/report/echo"
 	"github.com/astro-ci/astro-ci/internal/rotation"
 	"github.com/astro-ci/astro-ci/internal/target"
 )
@@ -95,14 +96,14 @@ func (e *Engine) Create(ctx context.Context, req Request) (*Result, error) {
 	if len(previews) > 0 {
 		d = &previews[0]
 		res.Action = "exists"
-		e.Log.Infof("preview %s (%s) exists for branch %q", d.Name, d.ID, truncate(req.Branch, 200))
+		e.Log.Infof("preview %s (%s) exists for branch %s", d.Name, d.ID, echo.Quote(req.Branch))
 	} else {
 		own, err := e.createDeployment(ctx, lk.base, req.Branch, lk.create, lk.run)
 		if err != nil {
 			return res, err
 		}
 		res.ID = own.ID
-		e.Log.Infof("created preview %s (%s) of %s for branch %q", own.Name, own.ID, lk.base.Name, truncate(req.Branch, 200))
+		e.Log.Infof("created preview %s (%s) of %s for branch %s", own.Name, own.ID, lk.base.Name, echo.Quote(req.Branch))
 		if d, previews, fresh, err = e.converge(ctx, lk.base, req.Branch, own, res); err != nil {
 			return res, err
 		}

@@ -8,6 +8,7 @@ import (
 	"sync"
 
 	"github.com/astro-ci/astro-ci/internal/astro"
+	"github.com/astro-ci/astro-ci/internal/report/echo"
 	"github.com/astro-ci/astro-ci/internal/rotation"
 	"github.com/astro-ci/astro-ci/internal/target"
 )
@@ -73,7 +74,7 @@ func (e *Engine) Delete(ctx context.Context, req Request) (*Result, error) {
 		return res, fmt.Errorf("preview %s was not deleted, a rerun finishes: %w", res.Name, err)
 	}
 	if len(previews) == 0 {
-		e.Log.Infof("no preview of %s for branch %q: nothing to delete", base.Name, truncate(req.Branch, 200))
+		e.Log.Infof("no preview of %s for branch %s: nothing to delete", base.Name, echo.Quote(req.Branch))
 		return res, nil
 	}
 	// 3.

@@ -138,17 +138,19 @@ var (
 	gitlabKeyRE  = bounded{regexp.MustCompile(`^[A-Za-z0-9_]+$`), 255}
 	ghOwnerRE    = bounded{regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9-]*$`), 39}
 	ghRepoRE     = bounded{regexp.MustCompile(`^[A-Za-z0-9._-]+$`), 100}
-	glSegmentRE  = bounded{regexp.MustCompile(`^[A-Za-z0-9_][A-Za-z0-9_.-]*$`), 0}
+	// A GitLab group's or project's path (one segment) is at most 255
+	// characters (its path attribute's limit).
+	glSegmentRE = bounded{regexp.MustCompile(`^[A-Za-z0-9_][A-Za-z0-9_.-]*$`), 255}
 )
 
-// bounded is a pattern and a maximum length in bytes (0: none).
+// bounded is a pattern and a maximum length in bytes.
 type bounded struct {
 	re  *regexp.Regexp
 	max int
 }
 
 func (b bounded) MatchString(s string) bool {
-	return (b.max == 0 || len(s) <= b.max) && b.re.MatchString(s)
+	return len(s) <= b.max && b.re.MatchString(s)
 }
 
 // Parse reads one target address. Every name is validated for its forge here,

@@ -35,6 +35,9 @@ func FuzzParse(f *testing.F) {
 			if err.Error() == "" {
 				t.Fatal("empty error")
 			}
+			if len(err.Error()) > 2048 {
+				t.Fatalf("a %d-byte error for a %d-byte address: %.200s", len(err.Error()), len(raw), err)
+			}
 			return
 		}
 		again, err := Parse(tg.String(), Defaults{})
@@ -60,6 +63,8 @@ func TestHugeAddressGivesAShortError(t *testing.T) {
 		"github://o/r/secrets/" + long,
 		"gitlab://g/p/variables/K?environment_scope=" + long + "&bogus=1",
 		"nope://" + long,
+		"gitlab://" + long + "/variables/K",
+		"gitlab://groups/" + long + "/variables/K",
 		long,
 	} {
 		_, err := Parse(raw, Defaults{})
