@@ -39,6 +39,30 @@ func TestTokensWithoutAnAPITokenIDClaim(t *testing.T) {
 	}
 }
 
+// TestCheckWithoutAnAPITokenIDClaimNamesTheVariable: a due token whose
+// claims name no id is named by the variable that holds it, its rotate
+// hint asks for --token-id with a way to find it, and its JSON row meets
+// the schema (an empty id, scope ?).
+func TestCheckWithoutAnAPITokenIDClaimNamesTheVariable(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t)
+	h.fake.SetOmitTokenIDClaim(true)
+	h.mint(astrofake.TokenSpec{Name: "ci admin", Scope: "ORGANIZATION", Role: "ORGANIZATION_OWNER", ExpiryDays: 2, CreatedAt: h.clock.Now()}, true)
+	r := h.run("", "token", "check", "--fail-within", "3d")
+	if r.code != 1 {
+		t.Fatalf("a token due within --fail-within: %v", r)
+	}
+	for _, want := range []string{"token in ASTRO_API_TOKEN expires", "--token-id ID, with its id from astro-ci token list", "note: in ASTRO_API_TOKEN: from the token's own claims"} {
+		if !strings.Contains(r.stdout+r.stderr, want) {
+			t.Errorf("output lacks %q:\n%v", want, r)
+		}
+	}
+	if strings.Contains(r.stdout+r.stderr, "--token-id )") || strings.Contains(r.stdout+r.stderr, "note: :") {
+		t.Errorf("an empty id in the output:\n%v", r)
+	}
+	checkSchema(t, "token-check", h.run("", "token", "check", "--format", "json"))
+}
+
 // TestSecondCredentialReconcilesALostSelfRotate is issue 9 defect 5: with an
 // admin token in ASTRO_CI_API_TOKEN (the credential), rotating
 // ASTRO_API_TOKEN's token in place by --token-id reconciles a lost answer

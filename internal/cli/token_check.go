@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"cmp"
 	"fmt"
 	"io"
 	"math"
@@ -121,7 +122,7 @@ func (r *runner) tokenCheck(o *checkOptions) error {
 	// An expired ASTRO_API_TOKEN is itself the finding: report it without a request.
 	if !o.all && o.tokenID == "" {
 		if claims, err := astro.ParseClaims(r.cfg.APIToken); err == nil && claims.CheckExpiry(now) != nil {
-			row := tokenRow{ID: claims.TokenID, Scope: "?", ExpiresAt: claims.ExpiresAt, DaysLeft: daysLeft(claims.ExpiresAt, now), Status: "expired", Note: r.cfg.TokenVar + " has expired; Astro refuses it"}
+			row := claimsRow(claims, now, o, r.cfg.TokenVar+" has expired; Astro refuses it")
 			return r.finishCheck([]tokenRow{row}, o.warn.d, o.fail.d, claims.TokenID)
 		}
 	}
@@ -146,25 +147,19 @@ func (r *runner) tokenCheck(o *checkOptions) error {
 		if self {
 			id = selfID
 		}
-		var t *astro.Token
-		var err error
-		if id != "" {
-			t, err = c.GetToken(r.ctx, id)
-		}
-		switch {
-		case id == "":
+		if id == "" {
 			// The claims name no token id (astro-cli needs none either): the
 			// expiry comes from the claims.
-			cl := c.Claims()
-			rows = append(rows, tokenRow{Scope: "?", ExpiresAt: cl.ExpiresAt, DaysLeft: daysLeft(cl.ExpiresAt, now),
-				Status: status(cl.ExpiresAt, now, o.warn.d, o.fail.d), Note: "from the token's own claims (they name no token id; pass --token-id to read its details)"})
+			rows = append(rows, claimsRow(c.Claims(), now, o, "from the token's own claims (they name no token id; pass --token-id to read its details)"))
+			break
+		}
+		t, err := c.GetToken(r.ctx, id)
+		switch {
 		case err == nil:
 			rows = append(rows, rowOf(t, now, o.warn.d, o.fail.d))
 		case self && astro.StatusCode(err) == 403:
 			// A token that may not read tokens still knows its own expiry.
-			cl := c.Claims()
-			rows = append(rows, tokenRow{ID: cl.TokenID, Scope: "?", ExpiresAt: cl.ExpiresAt, DaysLeft: daysLeft(cl.ExpiresAt, now),
-				Status: status(cl.ExpiresAt, now, o.warn.d, o.fail.d), Note: "from the token's own claims (it may not read token details)"})
+			rows = append(rows, claimsRow(c.Claims(), now, o, "from the token's own claims (it may not read token details)"))
 		default:
 			return fmt.Errorf("reading token %s: %w", id, err)
 		}
@@ -172,22 +167,42 @@ func (r *runner) tokenCheck(o *checkOptions) error {
 	return r.finishCheck(rows, o.warn.d, o.fail.d, selfID)
 }
 
+// claimsRow is what a token's own claims tell of it (the token in
+// ASTRO_API_TOKEN, when Astro cannot or need not be asked): no name, no
+// scope, and the id only when the claims carry one.
+func claimsRow(cl astro.Claims, now time.Time, o *checkOptions, note string) tokenRow {
+	return tokenRow{ID: cl.TokenID, Scope: "?", ExpiresAt: cl.ExpiresAt, DaysLeft: daysLeft(cl.ExpiresAt, now),
+		Status: status(cl.ExpiresAt, now, o.warn.d, o.fail.d), Note: note}
+}
+
 // rotateHint is the command that rotates the token of row: the token in
 // ASTRO_API_TOKEN by default, any other by its id.
 func (r *runner) rotateHint(row tokenRow, selfID string) string {
-	if row.ID == selfID && row.ID != "" {
+	switch {
+	case row.ID == "":
+		return "astro-ci token rotate --token-id ID, with its id from astro-ci token list: its claims name none"
+	case row.ID == selfID:
 		return fmt.Sprintf("astro-ci token rotate (it is the token in %s)", r.cfg.TokenVar)
 	}
 	return "astro-ci token rotate --token-id " + row.ID
 }
 
+// label names row's token in messages: its id and name, or where it came
+// from when its claims name no id.
+func (r *runner) label(row tokenRow) string {
+	switch {
+	case row.ID == "":
+		return "in " + r.cfg.TokenVar
+	case row.Name != "":
+		return fmt.Sprintf("%s (%s)", row.ID, row.Name)
+	}
+	return row.ID
+}
+
 func (r *runner) finishCheck(rows []tokenRow, warn, fail time.Duration, selfID string) error {
 	var bad []string
 	for _, row := range rows {
-		label := row.ID
-		if row.Name != "" {
-			label = fmt.Sprintf("%s (%s)", row.ID, row.Name)
-		}
+		label := r.label(row)
 		switch row.Status {
 		case "expired":
 			r.rep.Errorf("token %s expired at %s", label, fmtTime(row.ExpiresAt))
@@ -230,12 +245,12 @@ func (r *runner) finishCheck(rows []tokenRow, warn, fail time.Duration, selfID s
 		tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 		fmt.Fprintln(tw, "TOKEN ID\tNAME\tSCOPE\tEXPIRES\tDAYS LEFT\tLAST USED\tSTATUS")
 		for _, row := range rows {
-			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", row.ID, dash(row.Name), row.Scope, fmtTime(row.ExpiresAt), fmtDays(row.DaysLeft), fmtTime(row.LastUsedAt), row.Status)
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", dash(row.ID), dash(row.Name), row.Scope, fmtTime(row.ExpiresAt), fmtDays(row.DaysLeft), fmtTime(row.LastUsedAt), row.Status)
 		}
 		_ = tw.Flush()
 		for _, row := range rows {
 			if row.Note != "" {
-				fmt.Fprintf(w, "note: %s: %s\n", row.ID, row.Note)
+				fmt.Fprintf(w, "note: %s: %s\n", cmp.Or(row.ID, r.label(row)), row.Note)
 			}
 		}
 	})
