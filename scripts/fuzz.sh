@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
-# Runs every fuzz target of the project for FUZZTIME each (default 3s: the
-# short pass `make test` runs; `make fuzz` runs the long one) and prints the
-# executions of each. With FUZZ_REPORT=FILE it also writes them there as
-# "target<TAB>executions" lines, for docs/RELIABILITY.md.
+# Runs every fuzz target of the project for FUZZTIME each (default 3s;
+# `make test` runs the short pass with FUZZTIME=2s, `make fuzz` the long one,
+# 60s unless FUZZTIME says otherwise) and prints the executions of each.
+# With FUZZ_REPORT=FILE it also writes them there as "target<TAB>executions"
+# lines, for docs/RELIABILITY.md.
 # A failing input is written to the package's testdata/fuzz, where `go test`
 # replays it from then on.
 set -euo pipefail

@@ -43,7 +43,7 @@ func TestChains(t *testing.T) {
 			defer scancel()
 			ran := make(chan error, 1)
 			go func() { ran <- s.Run(sctx) }()
-			r := w.Run(ctx, nil, sc.Args...)
+			r := w.Run(ctx, sc.Args...)
 			if err := <-ran; err != nil {
 				t.Errorf("%v\nrequests: %v", err, r.Entries)
 			}

@@ -4,16 +4,16 @@ import (
 	"context"
 	"fmt"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/astro-ci/astro-ci/internal/githubfake"
+	"github.com/astro-ci/astro-ci/internal/githubstore"
 )
 
 // FanoutFigures are what an overlap self-rotation to N repository secrets
 // did, in simulated time.
 type FanoutFigures struct {
-	N, Concurrency int
-	Latency        time.Duration
 	// GitHubRequests and Limited count GitHub's requests and its limit
 	// answers (403/429 for a secondary limit).
 	GitHubRequests, Limited int
@@ -24,18 +24,23 @@ type FanoutFigures struct {
 	// virtual clock moved.
 	Real  time.Duration
 	Jumps int
-	// PacingLog is what the run said about pacing.
+	// PacingLog is what the run said about pacing: its lines that hold
+	// pacingPhrase.
 	PacingLog []string
 }
+
+// pacingPhrase opens the line in which the fan-out says what pacing cost
+// GitHub (target.Fanout's reportPacing).
+const pacingPhrase = "github: pacing to the forge's rate budgets held requests back for"
 
 // Ratio is Wall / Floor.
 func (f FanoutFigures) Ratio() float64 { return f.Wall.Seconds() / f.Floor.Seconds() }
 
 // PointsFloor is the floor for n existing repository secrets: one
 // public-key GET (1 point) and one PUT (5 points) per repository at the
-// default 900 points a minute.
+// default budget, githubstore.DefaultPointsPerMinute points a minute.
 func PointsFloor(n int) time.Duration {
-	return time.Duration(float64(6*n) / 900 * float64(time.Minute))
+	return time.Duration(float64(6*n) / githubstore.DefaultPointsPerMinute * float64(time.Minute))
 }
 
 // Fanout rotates the world's credential (overlap) into n existing
@@ -44,7 +49,7 @@ func PointsFloor(n int) time.Duration {
 // limits, all on a virtual clock (VClock): the fake's limit windows, the
 // pacer and the latency read the same simulated time.
 func Fanout(ctx context.Context, n, c int, l time.Duration) (FanoutFigures, error) {
-	fig := FanoutFigures{N: n, Concurrency: c, Latency: l}
+	var fig FanoutFigures
 	vc := NewVClock(time.Now().UTC().Truncate(time.Second))
 	defer vc.Stop()
 	w := NewWorld(Options{Latency: l, Now: vc.Now, Sleep: vc.Sleep, DelaySleep: vc.Sleep, Touch: vc.Touch, GitHubLimits: githubfake.DocumentedLimits()})
@@ -57,7 +62,7 @@ func Fanout(ctx context.Context, n, c int, l time.Duration) (FanoutFigures, erro
 		args = append(args, "--target", "github://acme/"+repo+"/secrets/ASTRO_API_TOKEN")
 	}
 	start, real0 := vc.Now(), time.Now()
-	r := w.Run(ctx, nil, args...)
+	r := w.Run(ctx, args...)
 	fig.Wall, fig.Real, fig.Jumps = vc.Now().Sub(start), time.Since(real0), vc.Jumps()
 	if r.Code != 0 {
 		return fig, fmt.Errorf("fan-out to %d secrets: exit %d: %s", n, r.Code, r.Stderr)
@@ -74,9 +79,9 @@ func Fanout(ctx context.Context, n, c int, l time.Duration) (FanoutFigures, erro
 		}
 	}
 	fig.Floor = max(PointsFloor(n), time.Duration(6)*l)
-	for _, line := range splitLines(r.Stderr) {
-		if containsAny(line, "pacing", "rate limit") {
-			fig.PacingLog = append(fig.PacingLog, line)
+	for line := range strings.Lines(r.Stderr) {
+		if strings.Contains(line, pacingPhrase) {
+			fig.PacingLog = append(fig.PacingLog, strings.TrimSuffix(line, "\n"))
 		}
 	}
 	return fig, nil

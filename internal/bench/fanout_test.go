@@ -4,6 +4,8 @@ import (
 	"context"
 	"testing"
 	"time"
+
+	"github.com/astro-ci/astro-ci/internal/githubstore"
 )
 
 // Issue 13, "Done when": an overlap rotation into 100 existing repository
@@ -15,7 +17,7 @@ import (
 func TestFanoutWithinBudget(t *testing.T) {
 	t.Parallel()
 	const n = 100
-	f, err := Fanout(context.Background(), n, 100, 50*time.Millisecond)
+	f, err := Fanout(context.Background(), n, githubstore.MaxConcurrency, 50*time.Millisecond)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -8,13 +8,13 @@ import (
 	"time"
 
 	"github.com/astro-ci/astro-ci/internal/fakegate"
+	"github.com/astro-ci/astro-ci/internal/wait"
 )
 
 // Figures are what measuring a scenario found.
 type Figures struct {
 	Scenario Scenario
 	Latency  time.Duration
-	Runs     int
 	// Requests and Chain are the operation's (the same in every run, else
 	// Measure fails).
 	Requests, Chain int
@@ -38,7 +38,7 @@ func (f Figures) RatioActive() float64 {
 // Measure runs sc runs times, each in a new world whose every request
 // takes l, and returns the median figures.
 func Measure(ctx context.Context, sc Scenario, l time.Duration, runs int) (Figures, error) {
-	fig := Figures{Scenario: sc, Latency: l, Runs: runs}
+	fig := Figures{Scenario: sc, Latency: l}
 	var walls, pauses []time.Duration
 	for i := range runs {
 		var (
@@ -52,7 +52,7 @@ func Measure(ctx context.Context, sc Scenario, l time.Duration, runs int) (Figur
 				paused += d
 			}
 			mu.Unlock()
-			return realSleep(ctx, d)
+			return wait.Sleep(ctx, d)
 		}
 		w := NewWorld(Options{Latency: l, Sleep: sleep})
 		err := sc.Setup(ctx, w)
@@ -63,7 +63,7 @@ func Measure(ctx context.Context, sc Scenario, l time.Duration, runs int) (Figur
 		mu.Lock()
 		pausing = true
 		mu.Unlock()
-		r := w.Run(ctx, nil, sc.Args...)
+		r := w.Run(ctx, sc.Args...)
 		mu.Lock()
 		pausing = false
 		mu.Unlock()
@@ -81,11 +81,13 @@ func Measure(ctx context.Context, sc Scenario, l time.Duration, runs int) (Figur
 		pauses = append(pauses, paused)
 		mu.Unlock()
 	}
-	fig.Wall, fig.Paused = median(walls), median(pauses)
+	fig.Wall, fig.Paused = Median(walls), Median(pauses)
 	return fig, nil
 }
 
-func median(ds []time.Duration) time.Duration {
+// Median is the middle of ds once sorted (the upper one of an even count);
+// 0 for none. ds is left as it is.
+func Median(ds []time.Duration) time.Duration {
 	if len(ds) == 0 {
 		return 0
 	}

@@ -158,7 +158,7 @@ func Scenarios() []Scenario {
 			Why: "the base → the branch's previews (in the base's workspace) → the preview's tokens → delete the target (only once the look-ups succeeded: a preview whose token no target holds must not remain) → delete the tokens ∥ the Deployment",
 			Setup: func(ctx context.Context, w *World) error {
 				w.GitHub.AddEnvironment("acme", "app", PreviewEnv)
-				r := w.Run(ctx, nil, "preview", "create", "--base-deployment", BaseID, "--branch", PreviewBranch, "--token-target", PreviewTarget)
+				r := w.Run(ctx, "preview", "create", "--base-deployment", BaseID, "--branch", PreviewBranch, "--token-target", PreviewTarget)
 				if r.Code != 0 {
 					return fmt.Errorf("creating the preview to delete: exit %d: %s", r.Code, r.Stderr)
 				}

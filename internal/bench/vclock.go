@@ -10,29 +10,32 @@ import (
 // VClock is simulated time for runs that real time would make too long (a
 // paced fan-out to 500 secrets takes minutes): Now is virtual, and Sleep
 // waits for the virtual clock. The clock jumps to the earliest wake-up
-// once nothing has happened for Quiet of real time — no Sleep began or
-// ended, no Touch — i.e. once every goroutine of the run waits for the
+// once nothing has happened for VClockQuiet of real time — no Sleep began
+// or ended, no Touch — i.e. once every goroutine of the run waits for the
 // clock (a pacer's pause, the latency proxy's delay) or for another that
 // does. Real work between two events takes microseconds; should it take
-// longer than Quiet (a loaded machine), the jump comes early, which makes a
-// request start later in virtual time: the figures can only err slow.
+// longer than VClockQuiet (a loaded machine), the jump comes early, which
+// makes a request start later in virtual time: the figures can only err
+// slow.
 type VClock struct {
-	// Quiet is the real time without an event after which the clock jumps;
-	// default 5ms.
-	Quiet time.Duration
-
-	mu      sync.Mutex
-	now     time.Time
-	events  uint64
-	sleeps  sleeperHeap
-	started bool
-	stop    chan struct{}
-	jumps   int
+	mu     sync.Mutex
+	now    time.Time
+	events uint64
+	sleeps sleeperHeap
+	stop   chan struct{}
+	jumps  int
 }
 
-// NewVClock returns a virtual clock set to start. Call Stop when done.
+// VClockQuiet is the real time without an event after which a VClock
+// jumps.
+const VClockQuiet = 5 * time.Millisecond
+
+// NewVClock returns a virtual clock set to start, its goroutine running.
+// Call Stop when done.
 func NewVClock(start time.Time) *VClock {
-	return &VClock{now: start, stop: make(chan struct{})}
+	c := &VClock{now: start, stop: make(chan struct{})}
+	go c.run()
+	return c
 }
 
 // Now is the virtual time.
@@ -66,10 +69,6 @@ func (c *VClock) Sleep(ctx context.Context, d time.Duration) error {
 	s.at = c.now.Add(d)
 	heap.Push(&c.sleeps, s)
 	c.events++
-	if !c.started {
-		c.started = true
-		go c.run()
-	}
 	c.mu.Unlock()
 	select {
 	case <-s.wake:
@@ -98,11 +97,7 @@ func (c *VClock) Stop() {
 }
 
 func (c *VClock) run() {
-	quiet := c.Quiet
-	if quiet <= 0 {
-		quiet = 5 * time.Millisecond
-	}
-	tick := time.NewTicker(quiet / 5)
+	tick := time.NewTicker(VClockQuiet / 5)
 	defer tick.Stop()
 	c.mu.Lock()
 	seen, since := c.events, time.Now()
@@ -117,7 +112,7 @@ func (c *VClock) run() {
 		switch {
 		case c.events != seen:
 			seen, since = c.events, time.Now()
-		case len(c.sleeps) > 0 && time.Since(since) >= quiet:
+		case len(c.sleeps) > 0 && time.Since(since) >= VClockQuiet:
 			at := c.sleeps[0].at
 			if at.After(c.now) {
 				c.now = at

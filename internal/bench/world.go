@@ -16,6 +16,8 @@ package bench
 import (
 	"context"
 	"crypto/rand"
+	"io"
+	"maps"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -27,6 +29,7 @@ import (
 	"github.com/astro-ci/astro-ci/internal/fakegate"
 	"github.com/astro-ci/astro-ci/internal/githubfake"
 	"github.com/astro-ci/astro-ci/internal/gitlabfake"
+	"github.com/astro-ci/astro-ci/internal/wait"
 )
 
 // Fixed identities of the world.
@@ -51,9 +54,9 @@ type Options struct {
 	Latency time.Duration
 	// Now is the fakes' clock and the CLI's; default time.Now.
 	Now func() time.Time
-	// Sleep is the CLI's pauses; default a real sleep.
+	// Sleep is the CLI's pauses; default a real sleep (wait.Sleep).
 	Sleep func(ctx context.Context, d time.Duration) error
-	// DelaySleep is the latency proxy's; default a real sleep.
+	// DelaySleep is the latency proxy's; default a real sleep (wait.Sleep).
 	DelaySleep func(ctx context.Context, d time.Duration) error
 	// Check wraps each fake's handler (e.g. contract validation); nil
 	// passes it through.
@@ -79,11 +82,6 @@ type World struct {
 	// Env is the environment every Run starts from: API URLs, forge
 	// credentials and ASTRO_API_TOKEN (an organization owner's).
 	Env map[string]string
-	// AdminID is the id of the token in ASTRO_API_TOKEN.
-	AdminID string
-	// Client, when set, is the CLI's HTTP client; nil leaves the CLI its
-	// production transport.
-	Client *http.Client
 
 	opts    Options
 	servers []*httptest.Server
@@ -98,10 +96,10 @@ func NewWorld(o Options) *World {
 		o.Now = time.Now
 	}
 	if o.Sleep == nil {
-		o.Sleep = realSleep
+		o.Sleep = wait.Sleep
 	}
 	if o.DelaySleep == nil {
-		o.DelaySleep = realSleep
+		o.DelaySleep = wait.Sleep
 	}
 	w := &World{Gate: &fakegate.Recorder{}, Env: map[string]string{}, opts: o}
 	w.Astro = astrofake.New(astrofake.Options{Now: o.Now, DeploymentReadyAfter: time.Minute})
@@ -113,8 +111,7 @@ func NewWorld(o Options) *World {
 		WorkerQueues: []astrofake.WorkerQueue{{Name: "default", IsDefault: true, AstroMachine: "A10", MinWorkerCount: 1, MaxWorkerCount: 4, WorkerConcurrency: 8}},
 		EnvVars:      []astrofake.EnvVar{{Key: "MODE", Value: "prod"}},
 	})
-	var admin string
-	w.AdminID, admin = w.Astro.MintToken(astrofake.TokenSpec{
+	_, admin := w.Astro.MintToken(astrofake.TokenSpec{
 		OrgID: OrgID, Name: "ci admin", Role: astrofake.RoleOrganizationOwner, ExpiryDays: 30, CreatedAt: o.Now().AddDate(0, 0, -20),
 	})
 	w.Env["ASTRO_API_TOKEN"] = admin
@@ -180,44 +177,24 @@ func (w *World) Close() {
 	}
 }
 
-// Result is what one CLI run printed and returned.
+// Result is what one CLI run printed to stderr and returned.
 type Result struct {
-	Code           int
-	Stdout, Stderr string
+	Code   int
+	Stderr string
 	// Entries are the requests the run made, in start order.
 	Entries []fakegate.Entry
 	Wall    time.Duration
 }
 
-// Run runs astro-ci in-process (cli.Main.Run) with the world's environment
-// plus extra KEY=VALUE pairs, and returns the requests it made.
-func (w *World) Run(ctx context.Context, extra map[string]string, args ...string) Result {
-	env := map[string]string{}
-	for k, v := range w.Env {
-		env[k] = v
-	}
-	for k, v := range extra {
-		env[k] = v
-	}
-	var stdout, stderr strings.Builder
-	m := cli.Main{HTTPClient: w.Client, Now: w.opts.Now, Sleep: w.opts.Sleep, Rand: rand.Reader, Stdin: strings.NewReader("")}
+// Run runs astro-ci in-process (cli.Main.Run, its production transport)
+// with the world's environment, and returns the requests it made.
+func (w *World) Run(ctx context.Context, args ...string) Result {
+	env := maps.Clone(w.Env)
+	var stderr strings.Builder
+	m := cli.Main{Now: w.opts.Now, Sleep: w.opts.Sleep, Rand: rand.Reader, Stdin: strings.NewReader("")}
 	n0 := len(w.Gate.Entries())
 	start := time.Now()
-	code := m.Run(ctx, args, env, &stdout, &stderr)
+	code := m.Run(ctx, args, env, io.Discard, &stderr)
 	wall := time.Since(start)
-	return Result{Code: code, Stdout: stdout.String(), Stderr: stderr.String(), Entries: w.Gate.Entries()[n0:], Wall: wall}
-}
-
-func realSleep(ctx context.Context, d time.Duration) error {
-	if d <= 0 {
-		return ctx.Err()
-	}
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-t.C:
-		return nil
-	case <-ctx.Done():
-		return ctx.Err()
-	}
+	return Result{Code: code, Stderr: stderr.String(), Entries: w.Gate.Entries()[n0:], Wall: wall}
 }

@@ -9,7 +9,8 @@
 //
 // Usage:
 //
-//	bench -bin bin/astro-ci -out docs/BENCHMARKS.md [-runs 7] [-quick]
+//	bench [-bin bin/astro-ci] [-out docs/BENCHMARKS.md] [-root .] [-runs 11] [-starts 30]
+//	      [-latency 20ms] [-fanout-latency 50ms] [-act=true] [-quick]
 package main
 
 import (

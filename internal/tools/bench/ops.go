@@ -4,6 +4,7 @@ import (
 	"context"
 
 	"github.com/astro-ci/astro-ci/internal/bench"
+	"github.com/astro-ci/astro-ci/internal/githubstore"
 )
 
 func measureOps(ctx context.Context, cfg config) ([]bench.Figures, error) {
@@ -29,7 +30,7 @@ func measureFanout(ctx context.Context, cfg config, logf func(string, ...any)) (
 	for _, n := range cfg.fanN {
 		row := fanoutRow{N: n}
 		var err error
-		if row.Paced, err = bench.Fanout(ctx, n, 100, cfg.fanLatency); err != nil {
+		if row.Paced, err = bench.Fanout(ctx, n, githubstore.MaxConcurrency, cfg.fanLatency); err != nil {
 			return nil, err
 		}
 		if row.Loop, err = bench.Fanout(ctx, n, 1, cfg.fanLatency); err != nil {

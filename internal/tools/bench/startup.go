@@ -88,8 +88,7 @@ func startMany(ctx context.Context, cfg config, env []string, leftover *int, arg
 		}
 		walls = append(walls, wall)
 	}
-	slices.Sort(walls)
-	r.Median, r.Min = walls[len(walls)/2], walls[0]
+	r.Median, r.Min = bench.Median(walls), slices.Min(walls)
 	var err error
 	r.PeakRSS, err = peakRSS(ctx, cfg, env, args...)
 	return r, err
