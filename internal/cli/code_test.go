@@ -562,6 +562,34 @@ func TestAHibernatingPreviewIsWokenForThePushAndPutBack(t *testing.T) {
 	seenUploads(t, h)
 }
 
+// TestGitHubDeploymentIsMarkedInactiveWhenADeleteHalfFails: the Deployment
+// is gone but one of its tokens could not be deleted (the run fails, a
+// rerun finds no preview to finish with), so GitHub must hear of the
+// deletion now: else "View deployment" points at a deleted preview for
+// good. A create that fails records nothing.
+func TestGitHubDeploymentIsMarkedInactiveWhenADeleteHalfFails(t *testing.T) {
+	t.Parallel()
+	h, _, _ := newCodeHarness(t)
+	gh := h.reviewGitHub(map[string]string{"deployments": "write", "pull_requests": "write"})
+	h.githubEvent("pull_request", "pull_request-opened.json")
+	h.env["ASTRO_CI_TOKEN_TARGETS"] = h.target("review-{slug}")
+	if _, r := h.runPreview("run"); r.code != 0 {
+		t.Fatal(r)
+	}
+	h.fake.InjectFault(astrofake.Fault{Route: "DeleteApiToken", Status: 403})
+	h.githubEvent("pull_request", "pull_request-closed.json")
+	if res, r := h.runPreview("run"); r.code != 1 || res.Action != "deleted" {
+		t.Fatalf("want a failed run that deleted the Deployment: %v", r)
+	}
+	gds := gh.Deployments("acme", "airflow-dags")
+	if len(gds) != 1 {
+		t.Fatalf("%+v", gds)
+	}
+	if st := gds[0].Statuses; st[len(st)-1].State != "inactive" {
+		t.Fatalf("statuses %+v", st)
+	}
+}
+
 func TestGitHubDeploymentIsMarkedInactiveWhenThePreviewGoes(t *testing.T) {
 	t.Parallel()
 	h, _, _ := newCodeHarness(t)

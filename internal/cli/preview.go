@@ -310,8 +310,10 @@ func (r *runner) doPreview(p *previewOptions, ev cienv.Event, op previewOp) (*pr
 	if op == opUpdate && err == nil && res.Action == "absent" {
 		return res, nil // the caller says there is nothing to do
 	}
-	if err == nil {
-		// A failed create or delete shows nothing on GitHub: its error says it.
+	if err == nil || !create && res != nil && res.Action == "deleted" {
+		// A failed create or delete shows nothing on GitHub (its error says
+		// it), except a delete whose Deployment went: a rerun finds no
+		// preview to finish with, and GitHub would show it live for good.
 		r.review(p, ev, res, create)
 	}
 	r.reportPreview(res, p, create, err)
