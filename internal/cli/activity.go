@@ -10,7 +10,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/astro-ci/astro-ci/internal/githubstore"
 	"github.com/astro-ci/astro-ci/internal/pace"
 	"github.com/astro-ci/astro-ci/internal/wait"
 )
@@ -158,10 +157,15 @@ func (b *endOnClose) Close() error {
 // tracking.
 func (r *runner) httpClient() *http.Client {
 	if r.hc == nil {
-		r.hc = r.newClient(githubstore.MaxConcurrency)
+		r.hc = r.newClient(astroConns)
 	}
 	return r.hc
 }
+
+// astroConns bounds the connections to Astro: more than any operation
+// keeps in flight (a preview delete's token and Deployment deletes, a
+// prune's groups), so none waits for a connection.
+const astroConns = 100
 
 // forgeClient is the client of a forge whose store keeps at most n
 // requests in flight: the injected one, or one whose transport holds at

@@ -1,7 +1,6 @@
 package cli
 
 import (
-	"encoding/json"
 	"strings"
 	"testing"
 
@@ -76,15 +75,12 @@ func TestSecondCredentialReconcilesALostSelfRotate(t *testing.T) {
 		h.env["ASTRO_CI_API_TOKEN"] = admin
 		f.Route, f.Times = "RotateApiToken", 1
 		h.fake.InjectFault(f)
-		r := h.run("", "token", "rotate", "--token-id", ciID, "--strategy", "rotate", "--target", h.target("tok"), "--format", "json")
+		out, r := h.rotateJSON("--token-id", ciID, "--strategy", "rotate", "--target", h.target("tok"))
 		if r.code != 0 {
 			t.Fatalf("%+v: %v", f, r)
 		}
-		var out struct {
-			Token struct{ ID string } `json:"token"`
-		}
-		if err := json.Unmarshal([]byte(r.stdout), &out); err != nil || out.Token.ID != ciID {
-			t.Fatalf("rotated %q, want ASTRO_API_TOKEN's %s (%v)", out.Token.ID, ciID, err)
+		if out.Token.ID != ciID {
+			t.Fatalf("rotated %+v, want ASTRO_API_TOKEN's %s", out.Token, ciID)
 		}
 		if v := h.file("tok"); !h.fake.Authenticates(v) || v == ci {
 			t.Fatal("the target does not hold the new value")

@@ -63,8 +63,8 @@ func (g *globalOptions) validate(set given) error {
 	if g.ghConcurrency < 1 || g.ghConcurrency > githubstore.MaxConcurrency {
 		return usagef("%s must be between 1 and %d", set.label("github-concurrency"), githubstore.MaxConcurrency)
 	}
-	if g.ghPoints < githubstore.MinPointsPerMinute || g.ghPoints > 1_000_000 {
-		return usagef("%s must be between %d and 1000000", set.label("github-points-per-minute"), githubstore.MinPointsPerMinute)
+	if g.ghPoints < githubstore.MinPointsPerMinute || g.ghPoints > githubstore.MaxPointsPerMinute {
+		return usagef("%s must be between %d and %d", set.label("github-points-per-minute"), githubstore.MinPointsPerMinute, githubstore.MaxPointsPerMinute)
 	}
 	return nil
 }

@@ -6,7 +6,6 @@ import (
 
 	"github.com/astro-ci/astro-ci/internal/githubstore"
 	"github.com/astro-ci/astro-ci/internal/gitlabstore"
-	"github.com/astro-ci/astro-ci/internal/pace"
 	"github.com/astro-ci/astro-ci/internal/secret"
 	"github.com/astro-ci/astro-ci/internal/target"
 	"github.com/astro-ci/astro-ci/internal/version"
@@ -23,20 +22,21 @@ func (r *runner) forgeStores() (map[target.Scheme]target.Store, error) {
 		ghToken = c.GitHubTokenFallback
 	}
 	if c.GitHubAppID != "" || !ghToken.IsZero() {
-		concurrency := githubstore.MaxConcurrency
-		if g := r.global; g != nil && g.ghConcurrency > 0 {
-			concurrency = g.ghConcurrency
+		// The flags' values (validated at parse); their defaults where a
+		// runner was built without flags.
+		g := globalOptions{ghConcurrency: githubstore.MaxConcurrency, ghPoints: githubstore.DefaultPointsPerMinute}
+		if r.global != nil {
+			g = *r.global
 		}
 		cfg := githubstore.Config{
-			BaseURL:    firstNonEmpty(c.GitHubAPIURLOverride, c.GitHubAPIURL),
-			HTTPClient: r.forgeClient(concurrency),
-			Rand:       r.m.Rand,
-			Now:        r.now,
-			Sleep:      r.m.Sleep,
-			UserAgent:  version.UserAgent(),
-		}
-		if g := r.global; g != nil {
-			cfg.Concurrency, cfg.PointsPerMinute = g.ghConcurrency, g.ghPoints
+			BaseURL:         firstNonEmpty(c.GitHubAPIURLOverride, c.GitHubAPIURL),
+			HTTPClient:      r.forgeClient(g.ghConcurrency),
+			Concurrency:     g.ghConcurrency,
+			PointsPerMinute: g.ghPoints,
+			Rand:            r.m.Rand,
+			Now:             r.now,
+			Sleep:           r.m.Sleep,
+			UserAgent:       version.UserAgent(),
 		}
 		if c.Debug {
 			cfg.Debugf = func(format string, args ...any) { r.rep.Infof("debug: github: "+format, args...) }
@@ -69,7 +69,7 @@ func (r *runner) forgeStores() (map[target.Scheme]target.Store, error) {
 		if err != nil {
 			return nil, usagef("GitLab credentials: %v", err)
 		}
-		stores[target.GitLab] = &notingStore{Store: s, put: s.PutReport, rep: r, paced: s}
+		stores[target.GitLab] = &notingStore{Store: s, rep: r}
 	case !c.CIJobToken.IsZero():
 		// Only CI_JOB_TOKEN: say why it cannot work, but only if a GitLab target needs it.
 		stores[target.GitLab] = refusingStore{gitlabstore.ErrJobToken}
@@ -79,21 +79,16 @@ func (r *runner) forgeStores() (map[target.Scheme]target.Store, error) {
 
 // notingStore passes on what a store notes about a successful write (GitLab:
 // "cannot make an existing variable hidden") as a warning.
+// Its pacing (target.Paced) is the store's, which the fan-out sizes
+// itself to.
 type notingStore struct {
-	target.Store
-	put  func(ctx context.Context, t target.Target, v secret.Value) (bool, string, error)
+	*gitlabstore.Store
 	rep  *runner
 	once sync.Map
-	// paced is the store's pacing, which the fan-out sizes itself to.
-	paced target.Paced
 }
 
-// Concurrency and PaceStats pass the store's pacing on (target.Paced).
-func (n *notingStore) Concurrency() int      { return n.paced.Concurrency() }
-func (n *notingStore) PaceStats() pace.Stats { return n.paced.PaceStats() }
-
 func (n *notingStore) Put(ctx context.Context, t target.Target, v secret.Value) error {
-	_, note, err := n.put(ctx, t, v)
+	_, note, err := n.PutReport(ctx, t, v)
 	if err == nil && note != "" {
 		if _, dup := n.once.LoadOrStore(t.String()+note, true); !dup {
 			n.rep.rep.Warnf("%s: %s", t, note)

@@ -44,6 +44,9 @@ const (
 	// MinPointsPerMinute leaves room for one write (5 points) under the
 	// pacer's margin.
 	MinPointsPerMinute = 30
+	// MaxPointsPerMinute bounds the setting: far above any configured
+	// limit, low enough that the pacer's arithmetic stays exact.
+	MaxPointsPerMinute = 1_000_000
 	contentPerMinute   = 80
 	contentPerHour     = 500
 	// contentBurst is how many creations may go at once: a job's handful of
