@@ -170,6 +170,30 @@ func TestCheckAllAndWorkspace(t *testing.T) {
 	}
 }
 
+// TestCheckAllOutputs: token check --all gives the worst status and the
+// counts as step outputs (what the action's status, checked-count,
+// expiring-count and expired-count outputs pass on).
+func TestCheckAllOutputs(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t)
+	h.admin() // 10 days left: warn within 14d
+	h.mint(astrofake.TokenSpec{Name: "fresh", Scope: "WORKSPACE", EntityID: wsID, Role: "WORKSPACE_OPERATOR", ExpiryDays: 90}, false)
+	h.mint(astrofake.TokenSpec{Name: "due", Scope: "DEPLOYMENT", EntityID: depID, Role: "DEPLOYMENT_ADMIN", ExpiryDays: 21}, false) // 1 day left
+	h.mint(astrofake.TokenSpec{Name: "gone", Scope: "DEPLOYMENT", EntityID: depID, Role: "DEPLOYMENT_ADMIN", ExpiryDays: 10, CreatedAt: h.clock.Now().AddDate(0, 0, -11)}, false)
+	out := filepath.Join(h.dir, "out")
+	h.env["GITHUB_ACTIONS"], h.env["GITHUB_OUTPUT"] = "true", out
+	if r := h.run("", "token", "check", "--all", "--warn-within", "14d", "--fail-within", "3d"); r.code != 1 {
+		t.Fatal(r)
+	}
+	got := githubOutputs(t, out)
+	want := map[string]string{"status": "expired", "checked-count": "4", "expiring-count": "2", "expired-count": "1"}
+	for k, v := range want {
+		if got[k] != v {
+			t.Errorf("output %s = %q, want %q (all: %v)", k, got[k], v, got)
+		}
+	}
+}
+
 func TestGitHubActionsOutputs(t *testing.T) {
 	t.Parallel()
 	h := newHarness(t)
