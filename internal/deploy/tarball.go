@@ -153,16 +153,14 @@ func BuildTarball(dir string, opts TarOptions, w io.Writer) (TarStats, error) {
 			if err := add(&tar.Header{Typeflag: tar.TypeReg, Name: name, Size: size, Mode: perm, ModTime: mod}); err != nil {
 				return err
 			}
-			// The entry may have been swapped (for a link out of the folder)
-			// since the walk saw it: only the very file the walk saw is read.
-			f, err := os.Open(p) //nolint:gosec // G122: checked against the walk's Lstat with os.SameFile below
+			f, err := openSame(p, info)
+			if errors.Is(err, errChanged) {
+				return fmt.Errorf("%s %w", name, err)
+			}
 			if err != nil {
 				return fmt.Errorf("reading %s: %w", name, err)
 			}
 			defer f.Close()
-			if fi, err := f.Stat(); err != nil || !os.SameFile(fi, info) {
-				return fmt.Errorf("%s changed while the DAG bundle was being built; run again", name)
-			}
 			// A file that grows while it is read is cut at its size; one
 			// that shrinks fails the bundle rather than shipping a hole.
 			n, err := io.Copy(tw, io.LimitReader(f, size))
@@ -170,7 +168,7 @@ func BuildTarball(dir string, opts TarOptions, w io.Writer) (TarStats, error) {
 				return fmt.Errorf("reading %s: %w", name, err)
 			}
 			if n != size {
-				return fmt.Errorf("%s changed while it was read: try again", name)
+				return fmt.Errorf("%s %w", name, errChanged)
 			}
 			st.Files++
 			st.Bytes += size
@@ -189,6 +187,33 @@ func BuildTarball(dir string, opts TarOptions, w io.Writer) (TarStats, error) {
 		return st, err
 	}
 	return st, gz.Close()
+}
+
+// errChanged: an entry of the DAG folder is no longer what the walk saw.
+var errChanged = errors.New("changed while the DAG bundle was being built; run again")
+
+// openSame opens p for reading only if it is still the regular file the
+// walk saw as info: the entry may have been swapped since (for a link out
+// of the folder, or for a FIFO whose open would wait for a writer forever,
+// past any --deadline). On unix the open neither follows a symbolic link
+// nor waits on a FIFO (openFlags); the opened file must then be a regular
+// file and os.SameFile as info. Anything else is errChanged.
+func openSame(p string, info fs.FileInfo) (*os.File, error) {
+	f, err := os.OpenFile(p, openFlags, 0) //nolint:gosec // G122: no link followed, then checked against the walk's Lstat (os.SameFile)
+	if err != nil {
+		// A link now at p fails the open (ELOOP, or EMLINK/EFTYPE on some
+		// BSDs); a removed file fails it too: both are a change.
+		if li, lerr := os.Lstat(p); lerr != nil || !os.SameFile(li, info) {
+			return nil, errChanged
+		}
+		return nil, err
+	}
+	fi, err := f.Stat()
+	if err != nil || !fi.Mode().IsRegular() || !os.SameFile(fi, info) {
+		_ = f.Close()
+		return nil, errChanged
+	}
+	return f, nil
 }
 
 // linkTarget returns the link text of symlink p for the bundle, refusing a
