@@ -108,6 +108,14 @@ func TestJSONOutputsMatchSchemas(t *testing.T) {
 		{"create dry run", "token-create", 0, func(h *harness) []string {
 			return []string{"token", "create", "-n", "bot", "--scope", "ORGANIZATION", "-r", "ORGANIZATION_MEMBER", "--target", h.target("a"), "--dry-run"}
 		}},
+		{"create exists, skipped", "token-create", 0, func(h *harness) []string {
+			h.mint(astrofake.TokenSpec{Name: "bot", Scope: "WORKSPACE", EntityID: wsID, Role: "WORKSPACE_MEMBER", ExpiryDays: 30}, false)
+			return []string{"token", "create", "-n", "bot", "--scope", "WORKSPACE", "--entity-id", wsID, "-r", "WORKSPACE_MEMBER", "--target", h.target("a"), "--skip-existing"}
+		}},
+		{"create exists, refused", "token-create", 1, func(h *harness) []string {
+			h.mint(astrofake.TokenSpec{Name: "bot", Scope: "WORKSPACE", EntityID: wsID, Role: "WORKSPACE_MEMBER", ExpiryDays: 30}, false)
+			return []string{"token", "create", "-n", "bot", "--scope", "WORKSPACE", "--entity-id", wsID, "-r", "WORKSPACE_MEMBER", "--target", h.target("a")}
+		}},
 		{"create preflight fails", "token-create", 1, func(h *harness) []string {
 			return []string{"token", "create", "-n", "bot", "--scope", "ORGANIZATION", "-r", "ORGANIZATION_MEMBER", "--target", "file://" + filepath.Join(h.dir, "missing", "x")}
 		}},
