@@ -1,13 +1,15 @@
 package kill
 
 import (
+	"fmt"
 	"slices"
 	"strings"
 	"testing"
 	"time"
 )
 
-// Product bugs the harnesses found, each as the smallest run that shows it.
+// Product bugs the harnesses found, each fixed and pinned here by the
+// smallest run that showed it.
 
 // interrupted runs j up to at (held before) and SIGTERMs it.
 func interrupted(t *testing.T, w *world, j *job, at Step) *proc {
@@ -24,10 +26,11 @@ func interrupted(t *testing.T, w *world, j *job, at Step) *proc {
 // creates another, writes every target and commits it, and must delete the
 // abandoned one, which no target holds any more. Create markers carry no
 // generation, so the two are ordered by createdAt (whole seconds), then by
-// id: a rerun within the same second whose id sorts first counts the
-// abandoned token as newer and keeps it — an orphan no run ever deletes
-// (later creates stop at "already exists"). The ids are random, so the
-// test repeats until it sees that order.
+// id: in a rerun within the same second whose id sorts first, the
+// abandoned token counts as newer. The test pins that the rerun deletes it
+// all the same (it once kept it: an orphan no run deleted, later creates
+// stopping at "already exists"). Every attempt must converge; the ids are
+// random, so the test repeats until it has seen that order too.
 func TestCreateRerunInTheSameSecondRemovesTheAbandonedToken(t *testing.T) {
 	t.Parallel()
 	for attempt := 1; attempt <= 24; attempt++ {
@@ -39,9 +42,9 @@ func TestCreateRerunInTheSameSecondRemovesTheAbandonedToken(t *testing.T) {
 			t.Fatalf("%d tokens after the cancelled create, want its one abandoned token", len(before))
 		}
 		abandoned := before[0]
-		r := w.run(j.args, j.rerunEnv()) // the fakes' clock has not moved: the same second
-		if in, _ := r.waitFor(runLimit, termGrace); !in || r.code != 0 {
-			t.Fatalf("the rerun failed (exit %d):\n%s", r.code, r.output())
+		// The fakes' clock does not move: the same second.
+		if _, ok := rerun(t, w, j, 0, runLimit, false); !ok {
+			t.FailNow()
 		}
 		var rerunID string
 		for _, tk := range j.lineage() {
@@ -49,11 +52,14 @@ func TestCreateRerunInTheSameSecondRemovesTheAbandonedToken(t *testing.T) {
 				rerunID = tk.ID
 			}
 		}
-		if rerunID == "" || rerunID > abandoned.ID {
-			continue // the order that hides the bug; try again
+		report(t, fmt.Sprintf("attempt %d, after the rerun", attempt), j.converged(w))
+		if rerunID == "" {
+			t.Fatalf("attempt %d: the rerun left no token of its own (the abandoned %s: %d live tokens)", attempt, abandoned.ID, len(j.lineage()))
+		}
+		if rerunID > abandoned.ID {
+			continue // the order the abandoned token sorts first in; try again
 		}
 		t.Logf("attempt %d: the rerun's token %s sorts before the abandoned %s", attempt, rerunID, abandoned.ID)
-		report(t, "after the rerun", j.converged(w))
 		return
 	}
 	t.Skip("24 reruns never drew the id order this test needs")
@@ -62,8 +68,9 @@ func TestCreateRerunInTheSameSecondRemovesTheAbandonedToken(t *testing.T) {
 // TestCreateSkipExistingIsAFlag: token create refuses a name that exists and
 // says "to leave it as it is, pass --skip-existing" — the way a CI job
 // makes its create idempotent (a rerun after a create that committed and was
-// then killed). token create has no such flag: the advice fails with a
-// usage error.
+// then killed). The test pins that the advice works: --skip-existing is a
+// flag of token create (it once was not, and the advice failed with a usage
+// error), and the create it makes exits 0 and leaves the one token.
 func TestCreateSkipExistingIsAFlag(t *testing.T) {
 	t.Parallel()
 	w := newWorld(t)
@@ -85,13 +92,13 @@ func TestCreateSkipExistingIsAFlag(t *testing.T) {
 }
 
 // TestPreflightCanaryIsRemoved: a run stopped between writing a preflight
-// canary (ASTRO_CI_PREFLIGHT_…, in place rotation and token create prove a
-// forge writable by writing one and deleting it) and deleting it leaves the
-// canary, and no later run removes it: it stays in the repository's or
-// project's secrets for good, the next run writes a new one. Killed, the
-// run cannot help it, but the rerun, which writes to the same place, can;
-// cancelled by SIGTERM, the run still has its cleanup time, yet says
-// "delete it by hand".
+// canary (ASTRO_CI_PREFLIGHT_…: in place rotation and token create prove a
+// forge writable by writing one and deleting it) and deleting it must not
+// leave the canary for good (it once stayed in the repository's or
+// project's secrets, each run adding one). Killed, the run cannot help it:
+// the test requires that the kill did leave one, and that the rerun, which
+// proves the same place writable, sweeps it. Cancelled by SIGTERM, the run
+// deletes it in its cleanup time.
 func TestPreflightCanaryIsRemoved(t *testing.T) {
 	t.Parallel()
 	for _, tt := range []struct {
@@ -109,15 +116,15 @@ func TestPreflightCanaryIsRemoved(t *testing.T) {
 			w := newWorld(t)
 			j := setupInPlace(w)
 			p, _ := stopAt(t, w, j, killPoint{tt.at, Before}, tt.term)
-			if tt.term {
-				if c := w.canaries(); len(c) > 0 {
-					t.Errorf("cancelled with its cleanup time left, the run leaves %s:\n%s", strings.Join(c, ", "), p.output())
-				}
+			c := w.canaries()
+			switch {
+			case tt.term && len(c) > 0:
+				t.Errorf("cancelled with its cleanup time left, the run leaves %s:\n%s", strings.Join(c, ", "), p.output())
+			case !tt.term && len(c) == 0:
+				t.Fatalf("killed before deleting its canary, the run left none: the rerun's sweep is not tested:\n%s", p.output())
 			}
-			w.clock.Advance(time.Hour)
-			r := w.run(j.args, j.rerunEnv())
-			if in, _ := r.waitFor(runLimit, termGrace); !in || r.code != 0 {
-				t.Fatalf("the rerun failed (exit %d):\n%s", r.code, r.output())
+			if _, ok := rerun(t, w, j, time.Hour, runLimit, false); !ok {
+				t.FailNow()
 			}
 			report(t, "after the rerun", j.converged(w))
 			if c := w.canaries(); len(c) > 0 {
@@ -128,11 +135,12 @@ func TestPreflightCanaryIsRemoved(t *testing.T) {
 }
 
 // TestCommandsTakeADeadline: every command ends within --deadline D (env
-// ASTRO_CI_DEADLINE, default 15m) with a message naming what it was
-// waiting for (issue 9, "No overall deadline"). A hang on the first Astro
-// request must end the run within the deadline and a few seconds; today no
-// command has the flag, and only a SIGTERM (or the HTTP client's 60 s
-// timeout per attempt) ends such a run.
+// ASTRO_CI_DEADLINE, default 15m; a persistent flag of every command) with
+// a message naming what it was waiting for (issue 9, "No overall
+// deadline"; no command had the flag, and only a SIGTERM or the HTTP
+// client's 60 s timeout per attempt ended a hung run). The test pins that
+// a hang on the first Astro request ends the run within the deadline and
+// faultSlack, with exit 1 and such a message.
 func TestCommandsTakeADeadline(t *testing.T) {
 	t.Parallel()
 	const deadline = 6 * time.Second
@@ -141,9 +149,6 @@ func TestCommandsTakeADeadline(t *testing.T) {
 			t.Parallel()
 			w := newWorld(t)
 			j := sc.setup(w)
-			if !hasDeadline(j.args) {
-				t.Errorf("%s -h lists no --deadline", strings.Join(j.args[:2], " "))
-			}
 			first := map[string]string{
 				"rotate-overlap": "astro GET /organizations/{}/tokens/{}",
 				"token-create":   "astro GET /organizations/{}/tokens",

@@ -95,8 +95,12 @@ type tally struct {
 	// scenario has (the short form samples).
 	Kill      map[string]int `json:"killPointsSurvived"`
 	KillTotal map[string]int `json:"killPointsEnumerated"`
-	// Fault matrix.
+	// Fault matrix. FaultReached: the cases whose fault the run reached
+	// (a case that does not reach it fails); FaultSites: the (command,
+	// route, call) sites the cases were at.
 	FaultCases    int      `json:"faultCases"`
+	FaultReached  int      `json:"faultCasesReached"`
+	FaultSites    int      `json:"faultSites"`
 	FaultKinds    []string `json:"faultKinds"`
 	FaultRoutes   []string `json:"faultRoutes"`
 	FaultCommands []string `json:"faultCommands"`
@@ -157,8 +161,8 @@ func (f *tally) write(path string) error {
 	if err != nil {
 		return err
 	}
-	summary := fmt.Sprintf("kill points survived: %d\nSIGTERM points survived: %d\nfault cases: %d (%d kinds x %d routes x %d commands, %s)\nbytes scanned for leaks: %d in %d runs, for %d values\npreflight canaries left: %d\n",
-		f.pointsLocked("kill"), f.pointsLocked("term"), f.FaultCases, len(f.FaultKinds), len(f.FaultRoutes), len(f.FaultCommands), f.FaultMatrix, f.BytesScanned, f.Runs, f.Values, f.Canaries)
+	summary := fmt.Sprintf("kill points survived: %d\nSIGTERM points survived: %d\nfault cases: %d, %d reached (%d kinds at %d (route, call) sites of %d commands, %d distinct routes, %s)\nbytes scanned for leaks: %d in %d runs, for %d values\npreflight canaries left: %d\n",
+		f.pointsLocked("kill"), f.pointsLocked("term"), f.FaultCases, f.FaultReached, len(f.FaultKinds), f.FaultSites, len(f.FaultCommands), len(f.FaultRoutes), f.FaultMatrix, f.BytesScanned, f.Runs, f.Values, f.Canaries)
 	fmt.Print(summary)
 	return os.WriteFile(path, append(b, '\n'), 0o644)
 }

@@ -32,32 +32,15 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
-	"slices"
-	"strings"
-	"sync"
 	"testing"
 )
 
 // binary is the astro-ci built for this test binary.
 var binary string
 
-// hasDeadline says whether a command (its first two arguments) takes
-// --deadline, from its -h. Fault runs pass it when it does; when it does
-// not, they are bounded by a subprocess timeout (SIGTERM, as a CI runner
-// cancels a job, then SIGKILL; proc_test.go).
-func hasDeadline(args []string) bool {
-	key := strings.Join(args[:2], " ")
-	f, _ := deadlineHelp.LoadOrStore(key, sync.OnceValue(func() bool {
-		help, _ := exec.Command(binary, append(slices.Clone(args[:2]), "-h")...).CombinedOutput()
-		return strings.Contains(string(help), "-deadline")
-	}))
-	return f.(func() bool)()
-}
-
-var deadlineHelp sync.Map
-
 func TestMain(m *testing.M) {
 	flag.Parse()
+	figures.Short = testing.Short()
 	// The subprocesses spend their time waiting on holds, retries and the
 	// network, not on CPU: run more of them at once than GOMAXPROCS, unless
 	// the caller chose -parallel.

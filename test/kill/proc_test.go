@@ -2,7 +2,6 @@ package kill
 
 import (
 	"bytes"
-	"errors"
 	"os"
 	"os/exec"
 	"sort"
@@ -22,7 +21,6 @@ type proc struct {
 	elapsed        time.Duration
 	// signalled: what the test sent ("SIGKILL", "SIGTERM"), if anything.
 	signalled string
-	err       error
 }
 
 // lockedBuffer collects a stream; safe to read while the process runs.
@@ -65,13 +63,9 @@ func startProc(dir string, args []string, env map[string]string) (*proc, error) 
 		return nil, err
 	}
 	go func() {
-		err := p.cmd.Wait()
+		_ = p.cmd.Wait() // the exit code is in ProcessState
 		p.elapsed = time.Since(p.start)
 		p.code = p.cmd.ProcessState.ExitCode()
-		var ee *exec.ExitError
-		if err != nil && !errors.As(err, &ee) {
-			p.err = err
-		}
 		close(p.exited)
 	}()
 	return p, nil

@@ -14,6 +14,7 @@ import (
 	"github.com/astro-ci/astro-ci/internal/fakeclock"
 	"github.com/astro-ci/astro-ci/internal/gitlabfake"
 	"github.com/astro-ci/astro-ci/internal/sandbox"
+	astrotarget "github.com/astro-ci/astro-ci/internal/target"
 )
 
 // world is one fresh sandbox behind the proxy, with the runs made in it.
@@ -105,8 +106,6 @@ const (
 	github
 	gitlab
 )
-
-func (c ciMode) String() string { return [...]string{"local", "GitHub Actions", "GitLab CI"}[c] }
 
 // run starts the binary in a fresh directory of its own.
 func (w *world) run(args []string, env map[string]string) *proc {
@@ -271,26 +270,20 @@ func (w *world) liveTokens(name string) []astrofake.TokenInfo {
 	return out
 }
 
-// canaryPrefix starts the name of every preflight canary secret or variable.
-const canaryPrefix = "ASTRO_CI_PREFLIGHT_"
-
-// canaries lists the preflight canaries left in the forges.
+// canaries lists the preflight canaries left in the forges, in every scope
+// the sandbox has: GitHub repository, Dependabot, organization and
+// environment secrets, GitLab project and group variables.
 func (w *world) canaries() []string {
 	var out []string
-	scopes := []string{ghScope}
-	for _, env := range w.sb.GitHub.Environments(sandbox.GitHubOwner, sandbox.GitHubRepo) {
-		scopes = append(scopes, "env:"+ghRepo+"/"+env)
-	}
-	for _, sc := range scopes {
-		for _, n := range w.sb.GitHub.SecretNames(sc) {
-			if strings.HasPrefix(n, canaryPrefix) {
-				out = append(out, "GitHub "+sc+" "+n)
-			}
+	st := w.sb.Snapshot()
+	for _, s := range st.GitHubSecrets {
+		if strings.HasPrefix(s.Name, astrotarget.CanaryPrefix) {
+			out = append(out, "GitHub "+s.Scope+" "+s.Name)
 		}
 	}
-	for _, v := range w.sb.GitLab.Variables(glProject) {
-		if strings.HasPrefix(v.Key, canaryPrefix) {
-			out = append(out, "GitLab "+glProject+" "+v.Key+" ["+v.EnvironmentScope+"]")
+	for _, v := range st.GitLabVariables {
+		if strings.HasPrefix(v.Name, astrotarget.CanaryPrefix) {
+			out = append(out, "GitLab "+v.Scope+" "+v.Name)
 		}
 	}
 	return out
